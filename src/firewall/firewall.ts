@@ -1,0 +1,52 @@
+/**
+ * The last stage of the pipeline: the kernel packet filter.
+ *
+ * Backends own one table (nftables) or a pair of sets plus their hook rules (iptables + ipset) and
+ * never touch anything else. Temporary bans are kernel elements with a timeout, so the kernel lifts
+ * them on time even when the daemon is not running; permanent bans have no timeout.
+ */
+
+/** One element of a ban set: a single address or a CIDR prefix. */
+export interface FirewallElement {
+  /** Canonical address ("192.0.2.7", "2001:db8::1") or prefix ("2001:db8:1:2::/64"). */
+  readonly target: string;
+  readonly family: 4 | 6;
+  /** Seconds left until the kernel removes it; null = permanent. Always >= 1 when set. */
+  readonly timeoutSeconds: number | null;
+}
+
+/** One transaction: removals are applied before additions. */
+export interface FirewallBatch {
+  readonly add: readonly FirewallElement[];
+  readonly remove: readonly FirewallElement[];
+}
+
+/** An element as the kernel reports it. */
+export interface KernelElement {
+  readonly target: string;
+  readonly family: 4 | 6;
+  /** Seconds the kernel still holds it; null = no timeout. */
+  readonly expiresInSeconds: number | null;
+}
+
+export interface Firewall {
+  /** 'nftables' | 'iptables' | 'none' */
+  readonly kind: string;
+  /** Creates the table/sets/hook rules if missing (idempotent); checks the tools are usable. */
+  init(): Promise<void>;
+  /** Applies a whole batch in one kernel transaction where the backend allows it. */
+  apply(batch: FirewallBatch): Promise<void>;
+  /** The elements currently in the kernel sets. */
+  list(): Promise<KernelElement[]>;
+  /** Empties the sets, keeping the structure (used by reconcile and tests). */
+  flush(): Promise<void>;
+  /** Removes everything the backend created (uninstall). */
+  destroy(): Promise<void>;
+}
+
+export class FirewallError extends Error {
+  constructor(message: string, readonly detail?: string) {
+    super(message);
+    this.name = 'FirewallError';
+  }
+}
