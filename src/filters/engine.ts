@@ -1,0 +1,228 @@
+import { canonicalAddress, type Address } from '../util/ip.js';
+import { DateParser } from './dates.js';
+import type { FilterDefinition, RuleDefinition } from './definition.js';
+import { parseHeader, type LogHeader } from './header.js';
+
+/**
+ * The filter engine: turns log lines into detections. A definition is compiled once per
+ * (filter, mode); the per-line path is then
+ *   header split (indexOf) -> program set lookup -> "message repeated" unwrap ->
+ *   rules bucketed by the message's first word -> startsWith check -> one regex exec.
+ * Most lines leave at the program check or the bucket lookup without running any pattern.
+ */
+export interface Detection {
+  readonly action: 'failure' | 'success';
+  readonly address: Address;
+  /** Epoch ms from the line, or the read time when the line has no usable date. */
+  readonly time: number;
+  readonly rule: string;
+  /** How many attempts the line stands for: N for rsyslog's "message repeated N times". */
+  readonly count: number;
+  readonly user?: string;
+}
+
+export type LineOutcome =
+  /** Produced one detection. */
+  | 'detected'
+  /** A rule matched: mark, ignore, or a `requires` rule whose mark was absent. */
+  | 'recognized'
+  /** The filter's program, but no rule matched: a gap worth looking at in `warden test`. */
+  | 'unmatched'
+  /** A rule matched, but its host slot held something that is not an IP address (counted, ignored). */
+  | 'bad-host'
+  /** Another program's line, or no syslog header. */
+  | 'other';
+
+export const HOST_SLOT = '<HOST>';
+/** The host slot: a run of non-space characters; validated as an address after the match. */
+const HOST_GROUP = '(?<host>\\S+)';
+
+interface CompiledRule {
+  readonly def: RuleDefinition;
+  readonly regex: RegExp;
+  /** Literal text every matching message starts with ('' when none could be derived). */
+  readonly prefix: string;
+}
+
+const REPEATED = 'message repeated ';
+/** How long a mark (e.g. "a kex error happened in pid 123") waits for the line that resolves it. */
+const MARK_TTL_MS = 120_000;
+const MAX_MARKS = 20_000;
+
+export class CompiledFilter {
+  readonly name: string;
+  readonly mode: string;
+  private readonly programs: Set<string> | undefined;
+  private readonly maxLen: number;
+  private readonly byFirstWord = new Map<string, CompiledRule[]>();
+  private readonly unbucketed: CompiledRule[] = [];
+  private readonly marks = new Map<string, { mark: string; at: number }>();
+  private readonly dates: DateParser;
+  private readonly header: LogHeader = { time: NaN, host: '', program: '', pid: '', message: '' };
+  /** Outcome counters since construction (for `warden test` and status). */
+  readonly counts = { lines: 0, detected: 0, recognized: 0, unmatched: 0, badHost: 0, other: 0, truncated: 0 };
+  /** The last detection, valid right after match() returned 'detected'. */
+  last: Detection | undefined;
+
+  constructor(definition: FilterDefinition, options: { mode?: string; dates?: DateParser } = {}) {
+    this.name = definition.name;
+    this.mode = options.mode ?? definition.defaultMode;
+    if (!definition.modes.includes(this.mode)) {
+      throw new Error(`filter ${definition.name}: unknown mode "${this.mode}" (modes: ${definition.modes.join(', ')})`);
+    }
+    this.dates = options.dates ?? new DateParser();
+    this.programs = definition.programs.length ? new Set(definition.programs) : undefined;
+    this.maxLen = definition.maxMessageLength;
+    for (const def of definition.rules) {
+      if (this.mode !== 'aggressive' && !def.modes.includes(this.mode)) continue;
+      for (const rule of compileRule(def, definition.origin)) this.addRule(rule);
+    }
+  }
+
+  /** Buckets a rule by the first word of its literal prefix; rules without one are tried on every line. */
+  private addRule(rule: CompiledRule): void {
+    const space = rule.prefix.indexOf(' ');
+    if (space <= 0) {
+      this.unbucketed.push(rule);
+      return;
+    }
+    const word = rule.prefix.slice(0, space);
+    const bucket = this.byFirstWord.get(word) ?? [];
+    bucket.push(rule);
+    this.byFirstWord.set(word, bucket);
+  }
+
+  /**
+   * Matches one line. `fallbackTime` (epoch ms) is used when the line carries no date, and
+   * `knownTime` (journal realtime) overrides the line's own date when given.
+   */
+  match(line: string, fallbackTime: number, knownTime?: number): LineOutcome {
+    this.counts.lines++;
+    const h = this.header;
+    if (!parseHeader(line, this.dates, h) || (this.programs !== undefined && !this.programs.has(h.program))) {
+      this.counts.other++;
+      return 'other';
+    }
+    let message = h.message;
+    let count = 1;
+    if (message.startsWith(REPEATED)) {
+      const unwrapped = unwrapRepeated(message);
+      if (unwrapped) {
+        message = unwrapped.message;
+        count = unwrapped.count;
+      }
+    }
+    if (message.length > this.maxLen) {
+      message = message.slice(0, this.maxLen);
+      this.counts.truncated++;
+    }
+    const outcome = this.matchMessage(message, h, count, knownTime ?? (Number.isNaN(h.time) ? fallbackTime : h.time));
+    if (outcome === 'detected') this.counts.detected++;
+    else if (outcome === 'recognized') this.counts.recognized++;
+    else if (outcome === 'unmatched') this.counts.unmatched++;
+    else if (outcome === 'bad-host') this.counts.badHost++;
+    return outcome;
+  }
+
+  private matchMessage(message: string, h: LogHeader, count: number, time: number): LineOutcome {
+    const space = message.indexOf(' ');
+    const bucket = space > 0 ? this.byFirstWord.get(message.slice(0, space)) : undefined;
+    if (bucket) {
+      for (const rule of bucket) {
+        const outcome = this.tryRule(rule, message, h, count, time);
+        if (outcome !== undefined) return outcome;
+      }
+    }
+    for (const rule of this.unbucketed) {
+      const outcome = this.tryRule(rule, message, h, count, time);
+      if (outcome !== undefined) return outcome;
+    }
+    return 'unmatched';
+  }
+
+  private tryRule(rule: CompiledRule, message: string, h: LogHeader, count: number, time: number): LineOutcome | undefined {
+    if (rule.prefix && !message.startsWith(rule.prefix)) return undefined;
+    const m = rule.regex.exec(message);
+    if (!m) return undefined;
+    const def = rule.def;
+    if (def.action === 'mark') {
+      this.setMark(h.pid, def.mark as string, time);
+      return 'recognized';
+    }
+    if (def.requires !== undefined) {
+      const mark = h.pid ? this.marks.get(h.pid) : undefined;
+      if (!mark || mark.mark !== def.requires || time - mark.at > MARK_TTL_MS) return 'recognized';
+      this.marks.delete(h.pid);
+    }
+    if (def.action === 'ignore') return 'recognized';
+    const hostText = m.groups?.['host'];
+    const address = hostText === undefined ? undefined : canonicalAddress(hostText);
+    if (!address) return 'bad-host';
+    const user = m.groups?.['user'];
+    this.last = { action: def.action, address, time, rule: def.id, count, ...(user !== undefined ? { user } : {}) };
+    return 'detected';
+  }
+
+  private setMark(pid: string, mark: string, at: number): void {
+    if (!pid) return;
+    if (this.marks.size >= MAX_MARKS) {
+      // Oldest first (Map keeps insertion order): drop a tenth so this stays amortised O(1).
+      let drop = MAX_MARKS / 10;
+      for (const key of this.marks.keys()) {
+        this.marks.delete(key);
+        if (--drop <= 0) break;
+      }
+    }
+    this.marks.delete(pid);
+    this.marks.set(pid, { mark, at });
+  }
+}
+
+/** rsyslog's "message repeated 3 times: [ Failed password for ...]" -> the inner message and 3. */
+export function unwrapRepeated(message: string): { message: string; count: number } | undefined {
+  const timesAt = message.indexOf(' times: [', REPEATED.length);
+  if (timesAt < 0 || message.charCodeAt(message.length - 1) !== 93 /* ] */) return undefined;
+  const n = Number(message.slice(REPEATED.length, timesAt));
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) return undefined;
+  let inner = message.slice(timesAt + ' times: ['.length, -1);
+  if (inner.charCodeAt(0) === 32) inner = inner.slice(1);
+  return { message: inner, count: n };
+}
+
+/** Compiles a rule's patterns: `<HOST>` becomes the host group; literal prefixes are extracted. */
+export function compileRule(def: RuleDefinition, origin: string): CompiledRule[] {
+  return def.patterns.map((pattern) => {
+    let regex: RegExp;
+    try {
+      regex = new RegExp(pattern.split(HOST_SLOT).join(HOST_GROUP));
+    } catch (e) {
+      throw new Error(`${origin}: rule ${def.id}: invalid pattern: ${(e as Error).message}`);
+    }
+    return { def, regex, prefix: literalPrefix(pattern) };
+  });
+}
+
+/**
+ * The literal text a pattern anchored with "^" must start with: characters up to the first
+ * regex metacharacter; an escaped punctuation character counts as itself. Lets the engine skip a
+ * rule with a startsWith test and bucket rules by their first word.
+ */
+export function literalPrefix(pattern: string): string {
+  if (!pattern.startsWith('^')) return '';
+  let out = '';
+  for (let i = 1; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    if (c === '\\') {
+      const next = pattern[i + 1];
+      if (next !== undefined && /[^\w\s]/.test(next)) { out += next; i++; continue; }
+      break;
+    }
+    if ('.*+?()[]{}|^$<'.includes(c)) {
+      // A quantifier applies to the previous character, which is then not certain.
+      if ('*?{'.includes(c)) out = out.slice(0, -1);
+      break;
+    }
+    out += c;
+  }
+  return out;
+}
