@@ -3,11 +3,12 @@
  *  - classic syslog, no year: "Mar  1 00:00:01" (local time or the configured zone; year inferred)
  *  - ISO 8601 / RFC 3339 as written by rsyslog and `journalctl -o short-iso`:
  *    "2026-03-01T00:00:01+0000", "2026-03-01T00:00:01.123456+00:00", "2026-03-01 00:00:01"
- *  - RFC 5424 frames "<34>1 2026-03-01T00:00:01Z host app procid msgid ..." are stripped by the
- *    header parser, which hands the timestamp here.
+ *  - RFC 5424 timestamps, handed over by the header parser.
  *
- * Parsing is cached by the timestamp text: consecutive lines usually share their second, so a busy
- * log costs one string comparison per line instead of a date computation.
+ * Hot path: dates are read from character codes in place, and the expensive part — turning a
+ * calendar hour into epoch ms, with zone and year inference — is cached per hour. Minutes and
+ * seconds are then plain arithmetic; zone offsets only change on hour boundaries, so this is
+ * exact across daylight-saving changes too.
  */
 const MONTHS: Record<string, number> = {
   Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
@@ -21,7 +22,7 @@ export interface DateOptions {
 }
 
 /** Offset in minutes east of UTC for a '+HH:MM' / '-HHMM' / 'Z' text, or undefined. */
-function parseOffset(text: string): number | undefined {
+export function parseOffset(text: string): number | undefined {
   if (text === 'Z' || text === 'z') return 0;
   const m = /^([+-])(\d\d):?(\d\d)$/.exec(text);
   if (!m) return undefined;
@@ -29,11 +30,30 @@ function parseOffset(text: string): number | undefined {
   return m[1] === '-' ? -minutes : minutes;
 }
 
+const DAY_MS = 86_400_000;
+
+/** Two decimal digits at `at`, or NaN. */
+function two(s: string, at: number): number {
+  const a = s.charCodeAt(at) - 48, b = s.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : NaN;
+}
+
+/** Month index from the three letters at `at` ("Jan" -> 0), or -1; compares character codes only. */
+function monthAt(s: string, at: number): number {
+  const key = (s.charCodeAt(at) << 16) | (s.charCodeAt(at + 1) << 8) | s.charCodeAt(at + 2);
+  return MONTH_CODES.get(key) ?? -1;
+}
+const MONTH_CODES = new Map(Object.entries(MONTHS).map(([name, i]) => [(name.charCodeAt(0) << 16) | (name.charCodeAt(1) << 8) | name.charCodeAt(2), i]));
+
 export class DateParser {
   private readonly fixedOffset: number | undefined;
   private readonly now: () => number;
-  private lastText = '';
-  private lastValue = NaN;
+  /** Cache: numeric key of the last syslog hour (month, day, hour) and its epoch ms. */
+  private syslogHourKey = -1;
+  private syslogHourMs = NaN;
+  /** Cache: numeric key of the last ISO hour (year, month, day, hour, zone) and its epoch ms. */
+  private isoHourKey = -1;
+  private isoHourMs = NaN;
 
   constructor(options: DateOptions = {}) {
     const tz = options.timezone ?? 'local';
@@ -49,40 +69,84 @@ export class DateParser {
 
   /** Classic syslog "Mmm dd hh:mm:ss" (15 chars). NaN when malformed. */
   syslog(text: string): number {
-    if (text === this.lastText) return this.lastValue;
-    const month = MONTHS[text.slice(0, 3)];
-    const day = Number(text.slice(4, 6).trim());
-    const h = Number(text.slice(7, 9)), mi = Number(text.slice(10, 12)), s = Number(text.slice(13, 15));
-    if (month === undefined || !(day >= 1 && day <= 31) || !(h <= 23) || !(mi <= 59) || !(s <= 60) || text[9] !== ':' || text[12] !== ':') {
-      return NaN;
+    return this.syslogAt(text, 0);
+  }
+
+  /** The same, read in place at `at` inside a longer line. */
+  syslogAt(line: string, at: number): number {
+    if (line.charCodeAt(at + 3) !== 32 || line.charCodeAt(at + 6) !== 32 || line.charCodeAt(at + 9) !== 58 || line.charCodeAt(at + 12) !== 58) return NaN;
+    const mi = two(line, at + 10), s = two(line, at + 13), h = two(line, at + 7);
+    const month = monthAt(line, at);
+    const d1 = line.charCodeAt(at + 4);
+    const day = (d1 === 32 ? 0 : d1 - 48) * 10 + (line.charCodeAt(at + 5) - 48);
+    if (!(mi <= 59 && s <= 60 && h <= 23 && month >= 0 && day >= 1 && day <= 31)) return NaN;
+    const key = (month * 32 + day) * 24 + h;
+    if (key !== this.syslogHourKey) {
+      // The year is not written: take the one that puts the date closest before "now" (a line dated
+      // more than a day ahead belongs to last year: Dec 31 read on Jan 1). Consulted once per hour
+      // of log: a daemon running across New Year meets "Jan  1 00" as a new hour and asks again.
+      const nowMs = this.now();
+      let year = new Date(nowMs).getUTCFullYear();
+      let value = this.compose(year, month, day, h, undefined);
+      if (value > nowMs + DAY_MS) value = this.compose(--year, month, day, h, undefined);
+      this.syslogHourKey = key;
+      this.syslogHourMs = value;
     }
-    // The year is not written: take the one that puts the date closest before "now" (a line dated
-    // more than a day ahead belongs to last year: Dec 31 read on Jan 1).
-    const nowMs = this.now();
-    let year = new Date(nowMs).getUTCFullYear();
-    let value = this.compose(year, month, day, h, mi, s, 0);
-    if (value > nowMs + 86_400_000) value = this.compose(--year, month, day, h, mi, s, 0);
-    this.lastText = text;
-    this.lastValue = value;
-    return value;
+    return this.syslogHourMs + mi * 60_000 + s * 1000;
   }
 
   /** ISO 8601 / RFC 3339 with optional fraction and offset. NaN when malformed. */
   iso(text: string): number {
-    if (text === this.lastText) return this.lastValue;
-    const m = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|z|[+-]\d\d:?\d\d)?$/.exec(text);
-    if (!m) return NaN;
-    const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
-    const offset = m[8] !== undefined ? parseOffset(m[8]) : undefined;
-    const value = this.compose(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms, offset);
-    this.lastText = text;
-    this.lastValue = value;
-    return value;
+    return this.isoAt(text, 0, text.length);
   }
 
-  private compose(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number, offset?: number): number {
+  /** The same, read in place from `start` to `end` inside a longer line. */
+  isoAt(line: string, start: number, end: number): number {
+    // Fixed part: YYYY-MM-DDThh:mm:ss
+    const sep = line.charCodeAt(start + 10);
+    if (end - start < 19 || line.charCodeAt(start + 4) !== 45 || line.charCodeAt(start + 7) !== 45 ||
+      (sep !== 84 && sep !== 32 && sep !== 116) || line.charCodeAt(start + 13) !== 58 || line.charCodeAt(start + 16) !== 58) return NaN;
+    const y = two(line, start) * 100 + two(line, start + 2), mo = two(line, start + 5), d = two(line, start + 8);
+    const h = two(line, start + 11), mi = two(line, start + 14), s = two(line, start + 17);
+    if (!(y >= 1970 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && s <= 60)) return NaN;
+    let pos = start + 19;
+    let ms = 0;
+    if (pos < end && (line.charCodeAt(pos) === 46 || line.charCodeAt(pos) === 44)) {
+      let scale = 100;
+      pos++;
+      const fracStart = pos;
+      while (pos < end) {
+        const c = line.charCodeAt(pos) - 48;
+        if (c < 0 || c > 9) break;
+        ms += c * scale;
+        scale /= 10;
+        pos++;
+      }
+      if (pos === fracStart) return NaN;
+      ms = Math.floor(ms);
+    }
+    // Zone: nothing (configured zone), Z, +hh:mm, +hhmm or +hh.
+    let offset: number | undefined;
+    const z = line.charCodeAt(pos);
+    if (pos === end) offset = undefined;
+    else if ((z === 90 || z === 122) && pos + 1 === end) offset = 0;
+    else if ((z === 43 || z === 45) && (end - pos === 3 || end - pos === 5 || (end - pos === 6 && line.charCodeAt(pos + 3) === 58))) {
+      const oh = two(line, pos + 1), om = end - pos === 3 ? 0 : two(line, end - 2);
+      if (!(oh <= 23 && om <= 59)) return NaN;
+      offset = (z === 45 ? -1 : 1) * (oh * 60 + om);
+    } else return NaN;
+    const key = ((((y * 13 + mo) * 32 + d) * 24 + h) * 4096) + (offset === undefined ? 4095 : offset + 2048);
+    if (key !== this.isoHourKey) {
+      this.isoHourKey = key;
+      this.isoHourMs = this.compose(y, mo - 1, d, h, offset);
+    }
+    return this.isoHourMs + mi * 60_000 + s * 1000 + ms;
+  }
+
+  /** Epoch ms of the start of an hour in the given offset, the configured zone, or local time. */
+  private compose(y: number, mo: number, d: number, h: number, offset: number | undefined): number {
     const off = offset ?? this.fixedOffset;
-    if (off === undefined) return new Date(y, mo, d, h, mi, s, ms).getTime();
-    return Date.UTC(y, mo, d, h, mi, s, ms) - off * 60_000;
+    if (off === undefined) return new Date(y, mo, d, h, 0, 0, 0).getTime();
+    return Date.UTC(y, mo, d, h, 0, 0, 0) - off * 60_000;
   }
 }

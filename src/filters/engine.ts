@@ -1,7 +1,7 @@
 import { canonicalAddress, type Address } from '../util/ip.js';
 import { DateParser } from './dates.js';
 import type { FilterDefinition, RuleDefinition } from './definition.js';
-import { parseHeader, type LogHeader } from './header.js';
+import { newHeader, parseHeader, type LogHeader } from './header.js';
 
 /**
  * The filter engine: turns log lines into detections. A definition is compiled once per
@@ -52,13 +52,14 @@ const MAX_MARKS = 20_000;
 export class CompiledFilter {
   readonly name: string;
   readonly mode: string;
-  private readonly programs: Set<string> | undefined;
+  /** Program names to accept; empty = every program. */
+  private readonly programs: readonly string[];
   private readonly maxLen: number;
   private readonly byFirstWord = new Map<string, CompiledRule[]>();
   private readonly unbucketed: CompiledRule[] = [];
   private readonly marks = new Map<string, { mark: string; at: number }>();
   private readonly dates: DateParser;
-  private readonly header: LogHeader = { time: NaN, host: '', program: '', pid: '', message: '' };
+  private readonly header: LogHeader = newHeader();
   /** Outcome counters since construction (for `warden test` and status). */
   readonly counts = { lines: 0, detected: 0, recognized: 0, unmatched: 0, badHost: 0, other: 0, truncated: 0 };
   /** The last detection, valid right after match() returned 'detected'. */
@@ -71,10 +72,13 @@ export class CompiledFilter {
       throw new Error(`filter ${definition.name}: unknown mode "${this.mode}" (modes: ${definition.modes.join(', ')})`);
     }
     this.dates = options.dates ?? new DateParser();
-    this.programs = definition.programs.length ? new Set(definition.programs) : undefined;
+    this.programs = definition.programs;
     this.maxLen = definition.maxMessageLength;
-    for (const def of definition.rules) {
-      if (this.mode !== 'aggressive' && !def.modes.includes(this.mode)) continue;
+    const active = definition.rules.filter((r) => this.mode === 'aggressive' || r.modes.includes(this.mode));
+    // Rules of other modes are still recognised, as 'ignore', so `warden test` lists as unmatched
+    // only the lines no mode knows. They go after the active rules and never shadow one.
+    const inactive = definition.rules.filter((r) => !active.includes(r)).map((r): RuleDefinition => ({ ...r, action: 'ignore', requires: undefined }));
+    for (const def of [...active, ...inactive]) {
       for (const rule of compileRule(def, definition.origin)) this.addRule(rule);
     }
   }
@@ -99,24 +103,28 @@ export class CompiledFilter {
   match(line: string, fallbackTime: number, knownTime?: number): LineOutcome {
     this.counts.lines++;
     const h = this.header;
-    if (!parseHeader(line, this.dates, h) || (this.programs !== undefined && !this.programs.has(h.program))) {
+    if (!parseHeader(line, this.dates, h) || !this.acceptsProgram(line, h)) {
       this.counts.other++;
       return 'other';
     }
-    let message = h.message;
+    let text = line;
+    let start = h.messageStart;
     let count = 1;
-    if (message.startsWith(REPEATED)) {
-      const unwrapped = unwrapRepeated(message);
+    if (line.startsWith(REPEATED, start)) {
+      const unwrapped = unwrapRepeated(line.slice(start));
       if (unwrapped) {
-        message = unwrapped.message;
+        text = unwrapped.message;
+        start = 0;
         count = unwrapped.count;
       }
     }
-    if (message.length > this.maxLen) {
-      message = message.slice(0, this.maxLen);
+    if (text.length - start > this.maxLen) {
+      text = text.slice(start, start + this.maxLen);
+      start = 0;
       this.counts.truncated++;
     }
-    const outcome = this.matchMessage(message, h, count, knownTime ?? (Number.isNaN(h.time) ? fallbackTime : h.time));
+    const time = knownTime ?? (Number.isNaN(h.time) ? fallbackTime : h.time);
+    const outcome = this.matchMessage(text, start, line, count, time);
     if (outcome === 'detected') this.counts.detected++;
     else if (outcome === 'recognized') this.counts.recognized++;
     else if (outcome === 'unmatched') this.counts.unmatched++;
@@ -124,35 +132,50 @@ export class CompiledFilter {
     return outcome;
   }
 
-  private matchMessage(message: string, h: LogHeader, count: number, time: number): LineOutcome {
-    const space = message.indexOf(' ');
-    const bucket = space > 0 ? this.byFirstWord.get(message.slice(0, space)) : undefined;
+  private acceptsProgram(line: string, h: LogHeader): boolean {
+    const programs = this.programs;
+    if (programs.length === 0) return true;
+    const length = h.programEnd - h.programStart;
+    for (let i = 0; i < programs.length; i++) {
+      const p = programs[i] as string;
+      if (p.length === length && line.startsWith(p, h.programStart)) return true;
+    }
+    return false;
+  }
+
+  /** Tries the rules on the message `text[start..]`; `line` is the whole line (for its pid). */
+  private matchMessage(text: string, start: number, line: string, count: number, time: number): LineOutcome {
+    const space = text.indexOf(' ', start);
+    const bucket = space > start ? this.byFirstWord.get(text.slice(start, space)) : undefined;
     if (bucket) {
       for (const rule of bucket) {
-        const outcome = this.tryRule(rule, message, h, count, time);
+        const outcome = this.tryRule(rule, text, start, line, count, time);
         if (outcome !== undefined) return outcome;
       }
     }
     for (const rule of this.unbucketed) {
-      const outcome = this.tryRule(rule, message, h, count, time);
+      const outcome = this.tryRule(rule, text, start, line, count, time);
       if (outcome !== undefined) return outcome;
     }
     return 'unmatched';
   }
 
-  private tryRule(rule: CompiledRule, message: string, h: LogHeader, count: number, time: number): LineOutcome | undefined {
-    if (rule.prefix && !message.startsWith(rule.prefix)) return undefined;
-    const m = rule.regex.exec(message);
+  private tryRule(rule: CompiledRule, text: string, start: number, line: string, count: number, time: number): LineOutcome | undefined {
+    if (rule.prefix && !text.startsWith(rule.prefix, start)) return undefined;
+    // Sticky matching at the message offset: the line is never copied to match its message.
+    rule.regex.lastIndex = start;
+    const m = rule.regex.exec(text);
     if (!m) return undefined;
     const def = rule.def;
     if (def.action === 'mark') {
-      this.setMark(h.pid, def.mark as string, time);
+      this.setMark(this.pid(line), def.mark as string, time);
       return 'recognized';
     }
     if (def.requires !== undefined) {
-      const mark = h.pid ? this.marks.get(h.pid) : undefined;
+      const pid = this.pid(line);
+      const mark = pid ? this.marks.get(pid) : undefined;
       if (!mark || mark.mark !== def.requires || time - mark.at > MARK_TTL_MS) return 'recognized';
-      this.marks.delete(h.pid);
+      this.marks.delete(pid);
     }
     if (def.action === 'ignore') return 'recognized';
     const hostText = m.groups?.['host'];
@@ -161,6 +184,11 @@ export class CompiledFilter {
     const user = m.groups?.['user'];
     this.last = { action: def.action, address, time, rule: def.id, count, ...(user !== undefined ? { user } : {}) };
     return 'detected';
+  }
+
+  /** The pid of the line last given to match() ('' when it had none). */
+  private pid(line: string): string {
+    return line.slice(this.header.pidStart, this.header.pidEnd);
   }
 
   private setMark(pid: string, mark: string, at: number): void {
@@ -194,7 +222,9 @@ export function compileRule(def: RuleDefinition, origin: string): CompiledRule[]
   return def.patterns.map((pattern) => {
     let regex: RegExp;
     try {
-      regex = new RegExp(pattern.split(HOST_SLOT).join(HOST_GROUP));
+      // Sticky ('y') instead of '^': the engine matches at the message's offset inside the line.
+      const body = pattern.startsWith('^') ? pattern.slice(1) : `[^]*?(?:${pattern})`;
+      regex = new RegExp(body.split(HOST_SLOT).join(HOST_GROUP), 'y');
     } catch (e) {
       throw new Error(`${origin}: rule ${def.id}: invalid pattern: ${(e as Error).message}`);
     }

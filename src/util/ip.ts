@@ -15,7 +15,8 @@ export interface Address {
 
 /** Returns the canonical form of an IP address, or undefined when `raw` is not one. */
 export function canonicalAddress(raw: string): Address | undefined {
-  if (isIPv4(raw)) return { text: canonicalV4(raw), family: 4 };
+  // node's isIPv4 accepts only the canonical dotted quad (no leading zeros, no short forms).
+  if (isIPv4(raw)) return { text: raw, family: 4 };
   let s = raw;
   if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
   const zone = s.indexOf('%');
@@ -26,11 +27,6 @@ export function canonicalAddress(raw: string): Address | undefined {
     return { text: `${words[6]! >> 8}.${words[6]! & 255}.${words[7]! >> 8}.${words[7]! & 255}`, family: 4 };
   }
   return { text: formatV6(words), family: 6 };
-}
-
-function canonicalV4(s: string): string {
-  // node's isIPv4 rejects leading zeros already; this strips nothing but keeps one code path.
-  return s.split('.').map((p) => String(Number(p))).join('.');
 }
 
 /** Parses a valid IPv6 text (with optional embedded IPv4 tail) into eight 16-bit words. */

@@ -1,0 +1,263 @@
+import type { Firewall, FirewallElement, KernelElement } from '../firewall/firewall.js';
+import type { Logger } from '../util/log.js';
+import type { BanRecord, NewBan, StateStore } from './store.js';
+
+/**
+ * Keeps the kernel in step with the bans recorded in the state database.
+ *
+ * Every change is written to the database first, then queued for the kernel. Changes arriving
+ * within `batchWindowMs` go out as one firewall transaction (one `nft -f -`), so an attack wave
+ * or a restart with thousands of bans costs one process, not thousands. When the firewall fails,
+ * nothing is lost: the error is kept for `warden status`, and a full reconcile from the database
+ * is retried with backoff until it succeeds.
+ */
+export interface BanManagerOptions {
+  readonly store: StateStore;
+  readonly firewall: Firewall;
+  readonly log: Logger;
+  readonly batchWindowMs: number;
+  readonly now?: () => number;
+}
+
+export interface FirewallHealth {
+  readonly kind: string;
+  readonly lastError: string | null;
+  readonly lastErrorAt: number | null;
+  readonly pending: number;
+  readonly lastApplyMs: number | null;
+  readonly batchesApplied: number;
+}
+
+const MAX_RETRY_MS = 30_000;
+
+export class BanManager {
+  private readonly store: StateStore;
+  private readonly firewall: Firewall;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  /** Open bans by target: what the kernel should hold. */
+  private readonly active = new Map<string, BanRecord>();
+  private readonly pendingAdd = new Map<string, FirewallElement>();
+  private readonly pendingRemove = new Map<string, FirewallElement>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = 1000;
+  private flushing: Promise<void> = Promise.resolve();
+  private needsReconcile = false;
+  private batchWindowMs: number;
+  private health = { lastError: null as string | null, lastErrorAt: null as number | null, lastApplyMs: null as number | null, batchesApplied: 0 };
+
+  constructor(options: BanManagerOptions) {
+    this.store = options.store;
+    this.firewall = options.firewall;
+    this.log = options.log;
+    this.batchWindowMs = options.batchWindowMs;
+    this.now = options.now ?? Date.now;
+  }
+
+  setBatchWindow(ms: number): void {
+    this.batchWindowMs = ms;
+  }
+
+  /** Loads open bans from the database and makes the kernel match them. */
+  async start(): Promise<void> {
+    for (const ban of this.store.openBans(this.now())) this.active.set(ban.target, ban);
+    try {
+      await this.firewall.init();
+      await this.reconcile();
+    } catch (e) {
+      this.recordError(e);
+      this.scheduleRetry();
+    }
+  }
+
+  isBanned(target: string): boolean {
+    const ban = this.active.get(target);
+    return ban !== undefined && (ban.until === null || ban.until > this.now());
+  }
+
+  get(target: string): BanRecord | undefined {
+    return this.isBanned(target) ? this.active.get(target) : undefined;
+  }
+
+  list(): BanRecord[] {
+    const now = this.now();
+    return [...this.active.values()].filter((b) => b.until === null || b.until > now).sort((a, b) => a.since - b.since);
+  }
+
+  /**
+   * Records a ban and queues it for the kernel. An address that is already banned keeps one
+   * record; its end moves later when the new ban is longer (never earlier).
+   */
+  ban(request: NewBan): BanRecord {
+    const existing = this.get(request.target);
+    if (existing) {
+      const longer = existing.until !== null && (request.until === null || request.until > existing.until);
+      if (!longer) return existing;
+      this.store.setBanUntil(existing.id, request.until);
+      const updated = { ...existing, until: request.until };
+      this.active.set(request.target, updated);
+      this.queueAdd(updated);
+      return updated;
+    }
+    const record = this.store.addBan(request);
+    this.active.set(record.target, record);
+    this.queueAdd(record);
+    return record;
+  }
+
+  /** Lifts a ban (manual unban). Returns false when the target was not banned. */
+  unban(target: string, by: string): boolean {
+    const ban = this.get(target);
+    const lifted = this.store.liftBan(target, this.now(), by);
+    if (!ban && lifted === 0) return false;
+    this.active.delete(target);
+    const element: FirewallElement = { target, family: ban?.family ?? (target.includes(':') ? 6 : 4), timeoutSeconds: null };
+    this.pendingAdd.delete(target);
+    this.pendingRemove.set(target, element);
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** Drops expired bans from memory (the kernel already removed them by timeout). */
+  sweep(): BanRecord[] {
+    const now = this.now();
+    const expired: BanRecord[] = [];
+    for (const [target, ban] of this.active) {
+      if (ban.until !== null && ban.until <= now) {
+        this.active.delete(target);
+        expired.push(ban);
+      }
+    }
+    return expired;
+  }
+
+  firewallHealth(): FirewallHealth {
+    return { kind: this.firewall.kind, pending: this.pendingAdd.size + this.pendingRemove.size, ...this.health };
+  }
+
+  /** Waits until every queued change has reached the kernel (or failed). */
+  async flush(): Promise<void> {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      this.flushing = this.flushing.then(() => this.applyPending());
+    }
+    await this.flushing;
+  }
+
+  /** Makes the kernel sets equal to the open bans: adds missing ones, removes strays. */
+  async reconcile(): Promise<void> {
+    const kernel: KernelElement[] = await this.firewall.list();
+    const now = this.now();
+    const inKernel = new Map(kernel.map((k) => [k.target, k]));
+    const add: FirewallElement[] = [];
+    const remove: FirewallElement[] = [];
+    for (const ban of this.list()) {
+      const k = inKernel.get(ban.target);
+      const want = toElement(ban, now);
+      // Re-add when missing, or when the kernel's timeout disagrees by more than a few seconds
+      // (a permanent ban that the kernel holds with a timeout would otherwise silently lapse).
+      if (!k || (k.expiresInSeconds === null) !== (want.timeoutSeconds === null) ||
+        (want.timeoutSeconds !== null && k.expiresInSeconds !== null && Math.abs(k.expiresInSeconds - want.timeoutSeconds) > 5)) {
+        add.push(want);
+      }
+      inKernel.delete(ban.target);
+    }
+    for (const stray of inKernel.values()) remove.push({ target: stray.target, family: stray.family, timeoutSeconds: null });
+    this.pendingAdd.clear();
+    this.pendingRemove.clear();
+    if (add.length || remove.length) {
+      const started = performance.now();
+      await this.firewall.apply({ add, remove });
+      this.health.lastApplyMs = performance.now() - started;
+      this.health.batchesApplied++;
+      this.log.info(`firewall reconciled: ${add.length} added, ${remove.length} removed (${this.health.lastApplyMs.toFixed(1)} ms)`);
+    }
+    this.clearError();
+  }
+
+  stop(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.flushTimer = this.retryTimer = undefined;
+  }
+
+  private queueAdd(ban: BanRecord): void {
+    this.pendingRemove.delete(ban.target);
+    this.pendingAdd.set(ban.target, toElement(ban, this.now()));
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.retryTimer) return; // a retry will reconcile everything anyway
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flushing = this.flushing.then(() => this.applyPending());
+    }, this.batchWindowMs);
+  }
+
+  private async applyPending(): Promise<void> {
+    if (this.needsReconcile) return this.retry();
+    if (!this.pendingAdd.size && !this.pendingRemove.size) return;
+    const add = [...this.pendingAdd.values()];
+    const remove = [...this.pendingRemove.values()];
+    this.pendingAdd.clear();
+    this.pendingRemove.clear();
+    const started = performance.now();
+    try {
+      await this.firewall.apply({ add, remove });
+      this.health.lastApplyMs = performance.now() - started;
+      this.health.batchesApplied++;
+      this.clearError();
+    } catch (e) {
+      this.recordError(e);
+      this.needsReconcile = true;
+      this.scheduleRetry();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.flushing = this.flushing.then(() => this.retry());
+    }, this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, MAX_RETRY_MS);
+  }
+
+  private async retry(): Promise<void> {
+    try {
+      await this.firewall.init();
+      await this.reconcile();
+      this.needsReconcile = false;
+      this.retryDelay = 1000;
+      this.log.info('firewall recovered; kernel sets match the database');
+    } catch (e) {
+      this.recordError(e);
+      this.needsReconcile = true;
+      this.scheduleRetry();
+    }
+  }
+
+  private recordError(e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    if (message !== this.health.lastError) this.log.error(`firewall: ${message} (bans stay recorded; retrying)`);
+    this.health.lastError = message;
+    this.health.lastErrorAt = this.now();
+  }
+
+  private clearError(): void {
+    this.health.lastError = null;
+    this.health.lastErrorAt = null;
+  }
+}
+
+/** A ban as a kernel element, with the time it still has to run (at least 1 s). */
+export function toElement(ban: BanRecord, now: number): FirewallElement {
+  return {
+    target: ban.target,
+    family: ban.family,
+    timeoutSeconds: ban.until === null ? null : Math.max(1, Math.ceil((ban.until - now) / 1000)),
+  };
+}

@@ -1,0 +1,231 @@
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { PositionStore } from '../sources/source.js';
+import type { WindowEntry } from '../jails/window.js';
+
+/**
+ * The state database (SQLite in WAL mode under state_dir, readable by root only). It is the
+ * source of truth for bans: the kernel sets are rebuilt from it on start. Failure counters and
+ * source read positions are written together in one transaction at each checkpoint, so after a
+ * crash the positions and the counts always describe the same moment: lines re-read after a
+ * restart were not counted yet, and no counted line is read twice.
+ */
+export interface BanRecord {
+  readonly id: number;
+  readonly target: string;
+  readonly family: 4 | 6;
+  readonly jail: string;
+  /** Epoch ms. */
+  readonly since: number;
+  /** Epoch ms; null = permanent. */
+  readonly until: number | null;
+  readonly reason: string;
+  readonly evidence: readonly string[];
+  /** 'auto' (a jail decided) or 'manual' (warden ban). */
+  readonly origin: string;
+  readonly liftedAt: number | null;
+  readonly liftedBy: string | null;
+}
+
+export interface NewBan {
+  readonly target: string;
+  readonly family: 4 | 6;
+  readonly jail: string;
+  readonly since: number;
+  readonly until: number | null;
+  readonly reason: string;
+  readonly evidence: readonly string[];
+  readonly origin: string;
+}
+
+export interface EventRecord {
+  readonly id: number;
+  readonly at: number;
+  readonly severity: 'info' | 'warning' | 'critical';
+  readonly kind: string;
+  readonly address: string | null;
+  readonly message: string;
+}
+
+interface BanRow {
+  id: number; target: string; family: number; jail: string; since: number; until: number | null;
+  reason: string; evidence: string; origin: string; lifted_at: number | null; lifted_by: string | null;
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bans (
+  id INTEGER PRIMARY KEY,
+  target TEXT NOT NULL,
+  family INTEGER NOT NULL,
+  jail TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  until INTEGER,
+  reason TEXT NOT NULL,
+  evidence TEXT NOT NULL DEFAULT '[]',
+  origin TEXT NOT NULL DEFAULT 'auto',
+  lifted_at INTEGER,
+  lifted_by TEXT
+);
+CREATE INDEX IF NOT EXISTS bans_target ON bans (target, since);
+CREATE INDEX IF NOT EXISTS bans_open ON bans (until) WHERE lifted_at IS NULL;
+CREATE TABLE IF NOT EXISTS failures (
+  jail TEXT NOT NULL,
+  key TEXT NOT NULL,
+  times TEXT NOT NULL,
+  evidence TEXT NOT NULL,
+  PRIMARY KEY (jail, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS positions (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  severity TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  address TEXT,
+  message TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_at ON events (at);
+`;
+
+export class StateStore implements PositionStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  /** Positions reported by sources since the last checkpoint (written with the counters). */
+  private readonly pendingPositions = new Map<string, string>();
+  private readonly positions = new Map<string, string>();
+  private readonly stmts;
+
+  constructor(stateDir: string) {
+    if (!existsSync(stateDir)) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    chmodSync(stateDir, 0o700);
+    this.path = join(stateDir, 'warden.db');
+    this.db = new Database(this.path);
+    chmodSync(this.path, 0o600);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL is durable across process crashes in WAL mode; only a power cut can lose the last
+    // transactions, which the next start repairs by reconciling the kernel with the database.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const version = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema_version') as string | undefined;
+    if (version === undefined) this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+    else if (Number(version) > SCHEMA_VERSION) {
+      throw new Error(`${this.path}: written by a newer warden (schema ${version} > ${SCHEMA_VERSION}); refusing to touch it`);
+    }
+    for (const ext of ['-wal', '-shm']) if (existsSync(this.path + ext)) chmodSync(this.path + ext, 0o600);
+    this.stmts = {
+      insertBan: this.db.prepare(`INSERT INTO bans (target, family, jail, since, until, reason, evidence, origin)
+        VALUES (@target, @family, @jail, @since, @until, @reason, @evidence, @origin)`),
+      openBans: this.db.prepare(`SELECT * FROM bans WHERE lifted_at IS NULL AND (until IS NULL OR until > ?) ORDER BY since`),
+      openBan: this.db.prepare(`SELECT * FROM bans WHERE target = ? AND lifted_at IS NULL AND (until IS NULL OR until > ?) ORDER BY since DESC LIMIT 1`),
+      lift: this.db.prepare(`UPDATE bans SET lifted_at = ?, lifted_by = ? WHERE target = ? AND lifted_at IS NULL AND (until IS NULL OR until > ?)`),
+      extend: this.db.prepare('UPDATE bans SET until = ? WHERE id = ?'),
+      bansSince: this.db.prepare('SELECT COUNT(*) FROM bans WHERE target = ? AND since >= ?').pluck(),
+      upsertFailure: this.db.prepare('INSERT OR REPLACE INTO failures (jail, key, times, evidence) VALUES (?, ?, ?, ?)'),
+      deleteFailure: this.db.prepare('DELETE FROM failures WHERE jail = ? AND key = ?'),
+      failures: this.db.prepare('SELECT key, times, evidence FROM failures WHERE jail = ?'),
+      upsertPosition: this.db.prepare('INSERT OR REPLACE INTO positions (key, value) VALUES (?, ?)'),
+      allPositions: this.db.prepare('SELECT key, value FROM positions'),
+      insertEvent: this.db.prepare('INSERT INTO events (at, severity, kind, address, message, detail) VALUES (?, ?, ?, ?, ?, ?)'),
+      recentEvents: this.db.prepare('SELECT id, at, severity, kind, address, message FROM events ORDER BY id DESC LIMIT ?'),
+    };
+    for (const row of this.stmts.allPositions.all() as Array<{ key: string; value: string }>) this.positions.set(row.key, row.value);
+  }
+
+  // ------------------------------------------------------------------ bans
+
+  addBan(ban: NewBan): BanRecord {
+    const info = this.stmts.insertBan.run({ ...ban, evidence: JSON.stringify(ban.evidence) });
+    return { ...ban, id: Number(info.lastInsertRowid), liftedAt: null, liftedBy: null };
+  }
+
+  /** Inserts many bans in one transaction (manual bulk bans, imports, benchmarks). */
+  addBans(bans: readonly NewBan[]): BanRecord[] {
+    return this.db.transaction(() => bans.map((b) => this.addBan(b)))();
+  }
+
+  /** Bans in force at `now`, oldest first. */
+  openBans(now: number): BanRecord[] {
+    return (this.stmts.openBans.all(now) as BanRow[]).map(toBan);
+  }
+
+  openBan(target: string, now: number): BanRecord | undefined {
+    const row = this.stmts.openBan.get(target, now) as BanRow | undefined;
+    return row ? toBan(row) : undefined;
+  }
+
+  /** Lifts the open ban(s) of a target; returns how many were lifted. */
+  liftBan(target: string, now: number, by: string): number {
+    return this.stmts.lift.run(now, by, target, now).changes;
+  }
+
+  setBanUntil(id: number, until: number | null): void {
+    this.stmts.extend.run(until, id);
+  }
+
+  /** How many bans a target received since `since` (escalation). */
+  countBansSince(target: string, since: number): number {
+    return this.stmts.bansSince.get(target, since) as number;
+  }
+
+  // ------------------------------------------------------------------ events
+
+  addEvent(at: number, severity: EventRecord['severity'], kind: string, address: string | null, message: string, detail: object = {}): void {
+    this.stmts.insertEvent.run(at, severity, kind, address, message, JSON.stringify(detail));
+  }
+
+  recentEvents(limit: number): EventRecord[] {
+    return this.stmts.recentEvents.all(limit) as EventRecord[];
+  }
+
+  // ------------------------------------------------------------------ positions + counters
+
+  loadPosition(key: string): string | undefined {
+    return this.pendingPositions.get(key) ?? this.positions.get(key);
+  }
+
+  /** Buffered: written by the next checkpoint, in the same transaction as the failure counters. */
+  savePosition(key: string, value: string): void {
+    this.pendingPositions.set(key, value);
+  }
+
+  loadFailures(jail: string): Array<[string, WindowEntry]> {
+    const rows = this.stmts.failures.all(jail) as Array<{ key: string; times: string; evidence: string }>;
+    return rows.map((r) => [r.key, { times: JSON.parse(r.times) as number[], evidence: JSON.parse(r.evidence) as string[] }]);
+  }
+
+  /** Writes changed counters and pending positions atomically. */
+  checkpoint(changes: ReadonlyArray<{ jail: string; entries: ReadonlyArray<[string, WindowEntry | undefined]> }>): void {
+    if (!this.pendingPositions.size && changes.every((c) => c.entries.length === 0)) return;
+    this.db.transaction(() => {
+      for (const { jail, entries } of changes) {
+        for (const [key, entry] of entries) {
+          if (entry) this.stmts.upsertFailure.run(jail, key, JSON.stringify(entry.times), JSON.stringify(entry.evidence));
+          else this.stmts.deleteFailure.run(jail, key);
+        }
+      }
+      for (const [key, value] of this.pendingPositions) {
+        this.stmts.upsertPosition.run(key, value);
+        this.positions.set(key, value);
+      }
+    })();
+    this.pendingPositions.clear();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toBan(row: BanRow): BanRecord {
+  return {
+    id: row.id, target: row.target, family: row.family === 6 ? 6 : 4, jail: row.jail, since: row.since, until: row.until,
+    reason: row.reason, evidence: JSON.parse(row.evidence) as string[], origin: row.origin,
+    liftedAt: row.lifted_at, liftedBy: row.lifted_by,
+  };
+}

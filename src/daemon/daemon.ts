@@ -1,0 +1,318 @@
+import { hostname } from 'node:os';
+import { loadConfigFile, loadDefaultConfig } from '../config/load.js';
+import type { Config, JailConfig } from '../config/schema.js';
+import { BanManager } from '../bans/manager.js';
+import { StateStore, type BanRecord } from '../bans/store.js';
+import { createFirewall, type Firewall } from '../firewall/index.js';
+import { AllowList } from '../jails/allow.js';
+import { Jail, type BanRequest } from '../jails/jail.js';
+import { DateParser } from '../filters/dates.js';
+import type { Detection } from '../filters/engine.js';
+import type { LogSource } from '../sources/source.js';
+import type { Request, BanView } from '../control/protocol.js';
+import { ControlServer } from '../control/server.js';
+import { canonicalAddress, parseCidr } from '../util/ip.js';
+import { formatDuration, humanDuration } from '../util/duration.js';
+import type { Logger } from '../util/log.js';
+import { createSource, sourceKey } from './sources.js';
+
+/**
+ * The daemon: wires sources -> jails -> ban manager -> firewall, and serves the control socket.
+ *
+ * Sources are shared: jails that read the same log get the same batches from one reader. Each
+ * batch is processed synchronously by every jail listening to it, so counting never races with
+ * itself; the only asynchronous step after detection is the kernel update, which the ban manager
+ * batches.
+ */
+export interface DaemonOptions {
+  readonly config: Config;
+  /** The file to re-read on reload; undefined = the embedded default. */
+  readonly configPath: string | undefined;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+interface RunningSource {
+  readonly key: string;
+  readonly source: LogSource;
+  readonly jails: Set<Jail>;
+  readonly done: Promise<void>;
+}
+
+const CHECKPOINT_MS = 1000;
+const SWEEP_MS = 1000;
+const EXPIRE_WINDOWS_MS = 60_000;
+export const VERSION = '0.1.0';
+
+export class Daemon {
+  private config: Config;
+  private readonly configPath: string | undefined;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly store: StateStore;
+  private readonly bans: BanManager;
+  private readonly dates: DateParser;
+  private allow: AllowList;
+  private readonly jails = new Map<string, Jail>();
+  private readonly sources = new Map<string, RunningSource>();
+  private readonly control: ControlServer;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly startedAt: number;
+  private lastReload: { at: number; ok: boolean; message: string } | undefined;
+  private stopping = false;
+
+  /** Opens the state database and picks the firewall backend; `start()` then begins protecting. */
+  static async create(options: DaemonOptions): Promise<Daemon> {
+    const firewall = await createFirewall(options.config.firewall, (m) => options.log.info(m));
+    return new Daemon(options, firewall);
+  }
+
+  private constructor(options: DaemonOptions, firewall: Firewall) {
+    this.config = options.config;
+    this.configPath = options.configPath;
+    this.log = options.log;
+    this.now = options.now ?? Date.now;
+    this.startedAt = this.now();
+    this.dates = new DateParser({ timezone: this.config.timezone });
+    this.allow = new AllowList(this.config.allow);
+    this.store = new StateStore(this.config.stateDir);
+    this.bans = new BanManager({ store: this.store, firewall, log: this.log, batchWindowMs: this.config.batchWindowMs, now: this.now });
+    this.control = new ControlServer(this.config.socket, (r) => this.handle(r), this.log);
+  }
+
+  async start(): Promise<void> {
+    await this.bans.start();
+    const open = this.bans.list();
+    this.log.info(`warden ${VERSION} starting: config ${this.config.origin}, firewall ${this.bans.firewallHealth().kind}, ${open.length} open bans restored`);
+    for (const jc of this.config.jails) if (jc.enabled) this.addJail(jc);
+    this.startSources();
+    await this.control.listen();
+    this.timers.push(setInterval(() => this.checkpoint(), CHECKPOINT_MS));
+    this.timers.push(setInterval(() => this.sweep(), SWEEP_MS));
+    this.timers.push(setInterval(() => {
+      for (const jail of this.jails.values()) jail.window.expire(this.now());
+      this.allow.refreshSelf();
+    }, EXPIRE_WINDOWS_MS));
+    for (const t of this.timers) t.unref();
+    this.log.info(`listening on ${this.config.socket}; jails: ${[...this.jails.keys()].join(', ') || 'none'}`);
+  }
+
+  /** Stops reading, writes the last checkpoint, leaves the kernel bans in place (they have timeouts). */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.control.close();
+    await Promise.all([...this.sources.values()].map(async (s) => {
+      await s.source.stop();
+      await s.done;
+    }));
+    this.checkpoint();
+    await this.bans.flush();
+    this.bans.stop();
+    this.store.close();
+    this.log.info('stopped');
+  }
+
+  // ------------------------------------------------------------------ pipeline
+
+  private addJail(config: JailConfig): Jail {
+    const jail = new Jail(config, this.allow, {
+      isBanned: (target) => this.bans.isBanned(target),
+      requestBan: (request) => this.onBanRequest(request),
+      onSuccess: (name, d, line) => this.onSuccess(name, d, line),
+    }, this.dates, this.now);
+    jail.restore(this.store.loadFailures(config.name));
+    this.jails.set(config.name, jail);
+    return jail;
+  }
+
+  /** Starts a reader for every source some enabled jail needs; stops readers no jail needs. */
+  private startSources(): void {
+    const wanted = new Map<string, { config: Jail['settings']['sources'][number]; jails: Jail[] }>();
+    for (const jail of this.jails.values()) {
+      for (const sc of jail.settings.sources) {
+        const key = sourceKey(sc);
+        const entry = wanted.get(key) ?? { config: sc, jails: [] };
+        entry.jails.push(jail);
+        wanted.set(key, entry);
+      }
+    }
+    for (const [key, running] of this.sources) {
+      if (!wanted.has(key)) {
+        this.sources.delete(key);
+        void running.source.stop();
+      }
+    }
+    for (const [key, { config, jails }] of wanted) {
+      const running = this.sources.get(key);
+      if (running) {
+        running.jails.clear();
+        for (const j of jails) running.jails.add(j);
+        continue;
+      }
+      const source = createSource(config, this.store);
+      const set = new Set(jails);
+      this.sources.set(key, { key, source, jails: set, done: this.pump(source, set) });
+    }
+  }
+
+  private async pump(source: LogSource, jails: Set<Jail>): Promise<void> {
+    try {
+      for await (const batch of source.batches()) {
+        for (const jail of jails) {
+          try {
+            jail.process(batch);
+          } catch (e) {
+            // A bug in one jail must not stop the others or the reader.
+            this.log.error(`jail ${jail.name}: ${(e as Error).stack ?? String(e)}`);
+          }
+        }
+      }
+    } catch (e) {
+      this.log.error(`source ${source.name} stopped: ${(e as Error).message}`);
+    }
+  }
+
+  private onBanRequest(request: BanRequest): void {
+    const jail = this.jails.get(request.jail);
+    if (!jail) return;
+    const settings = jail.settings;
+    const now = this.now();
+    const until = now + settings.bantime * 1000;
+    const reason = `${request.failures} failures in ${formatDuration(settings.findtime)} (last rule: ${request.rule})`;
+    const ban = this.bans.ban({
+      target: request.target, family: request.family, jail: request.jail, since: now, until, reason,
+      evidence: request.evidence, origin: 'auto',
+    });
+    this.log.warn(`ban ${request.target} in ${request.jail} for ${humanDuration((until - now) / 1000)}: ${reason}`);
+    void ban;
+  }
+
+  private onSuccess(jail: string, d: Detection, _line: string): void {
+    this.log.debug(`jail ${jail}: successful login of ${d.user ?? '?'} from ${d.address.text}`);
+  }
+
+  private checkpoint(): void {
+    try {
+      this.store.checkpoint([...this.jails.values()].map((j) => ({ jail: j.name, entries: j.window.takeDirty() })));
+    } catch (e) {
+      this.log.error(`state checkpoint failed: ${(e as Error).message}`);
+    }
+  }
+
+  private sweep(): void {
+    for (const ban of this.bans.sweep()) this.log.info(`ban of ${ban.target} (${ban.jail}) expired`);
+  }
+
+  // ------------------------------------------------------------------ control
+
+  async handle(request: Request): Promise<unknown> {
+    switch (request.cmd) {
+      case 'status': return this.status();
+      case 'bans': return this.bans.list().map((b) => banView(b, this.now()));
+      case 'ban': return this.manualBan(request);
+      case 'unban': return this.manualUnban(request);
+      case 'reload': return this.reload();
+      default: throw new Error(`unknown command ${(request as { cmd: string }).cmd}`);
+    }
+  }
+
+  private manualBan(request: Extract<Request, { cmd: 'ban' }>): BanView {
+    const cidr = parseCidr(request.ip);
+    if (!cidr) throw new Error(`"${request.ip}" is not an IP address or CIDR range`);
+    const single = canonicalAddress(request.ip.split('/')[0] as string);
+    const target = cidr.prefix === (cidr.family === 4 ? 32 : 128) && single ? single.text : cidr.text;
+    if (single && cidr.prefix === (cidr.family === 4 ? 32 : 128)) {
+      const why = this.allow.reason(single);
+      if (why) throw new Error(`${target} is exempt from bans (${why}); remove it from allow first`);
+    }
+    const jailName = request.jail ?? 'manual';
+    const now = this.now();
+    const seconds = request.seconds === undefined ? 86_400 : request.seconds;
+    const ban = this.bans.ban({
+      target, family: cidr.family, jail: jailName, since: now, until: seconds === null ? null : now + seconds * 1000,
+      reason: request.reason ?? `manual ban by ${request.by}`, evidence: [], origin: 'manual',
+    });
+    this.log.warn(`ban ${target} (${jailName}) by ${request.by} ${seconds === null ? 'permanently' : `for ${humanDuration(seconds)}`}`);
+    return banView(ban, now);
+  }
+
+  private manualUnban(request: Extract<Request, { cmd: 'unban' }>): { ip: string; unbanned: boolean } {
+    const cidr = parseCidr(request.ip);
+    if (!cidr) throw new Error(`"${request.ip}" is not an IP address or CIDR range`);
+    const single = canonicalAddress(request.ip.split('/')[0] as string);
+    const target = cidr.prefix === (cidr.family === 4 ? 32 : 128) && single ? single.text : cidr.text;
+    const unbanned = this.bans.unban(target, request.by);
+    for (const jail of this.jails.values()) jail.window.clear(target);
+    if (unbanned) this.log.warn(`unban ${target} by ${request.by}`);
+    return { ip: target, unbanned };
+  }
+
+  private reload(): { ok: true; jails: string[]; origin: string } {
+    let next: Config;
+    try {
+      next = this.configPath ? loadConfigFile(this.configPath) : loadDefaultConfig();
+      new AllowList(next.allow);
+    } catch (e) {
+      this.lastReload = { at: this.now(), ok: false, message: (e as Error).message };
+      this.log.error(`reload refused, configuration unchanged: ${(e as Error).message}`);
+      throw e;
+    }
+    const warnings: string[] = [];
+    if (next.stateDir !== this.config.stateDir) warnings.push('state_dir');
+    if (next.socket !== this.config.socket) warnings.push('socket');
+    if (JSON.stringify(next.firewall) !== JSON.stringify(this.config.firewall)) warnings.push('firewall');
+    this.allow = new AllowList(next.allow);
+    const enabled = new Map(next.jails.filter((j) => j.enabled).map((j) => [j.name, j]));
+    for (const [name, jail] of this.jails) {
+      if (!enabled.has(name)) this.jails.delete(name);
+      else jail.reconfigure(enabled.get(name) as JailConfig, this.allow);
+    }
+    for (const [name, jc] of enabled) if (!this.jails.has(name)) this.addJail(jc);
+    this.bans.setBatchWindow(next.batchWindowMs);
+    this.config = { ...next, stateDir: this.config.stateDir, socket: this.config.socket, firewall: this.config.firewall };
+    this.startSources();
+    const note = warnings.length ? ` (${warnings.join(', ')} changes need a restart)` : '';
+    this.lastReload = { at: this.now(), ok: true, message: `reloaded${note}` };
+    this.log.info(`configuration reloaded from ${next.origin}; jails: ${[...this.jails.keys()].join(', ')}${note}`);
+    return { ok: true, jails: [...this.jails.keys()], origin: next.origin };
+  }
+
+  status(): object {
+    const now = this.now();
+    const open = this.bans.list();
+    const warnings: string[] = [];
+    const fw = this.bans.firewallHealth();
+    if (fw.lastError) warnings.push(`firewall: ${fw.lastError}`);
+    const jails = [...this.jails.values()].map((j) => {
+      const sources = [...this.sources.values()].filter((s) => s.jails.has(j)).map((s) => s.source.health());
+      for (const s of sources) if (s.error) warnings.push(`jail ${j.name}: source ${s.name}: ${s.error}`);
+      return {
+        name: j.name, filter: j.settings.filter, mode: j.settings.mode,
+        maxretry: j.settings.maxretry, findtime: j.settings.findtime, bantime: j.settings.bantime,
+        sources, counts: { ...j.stats, tracked: j.window.size, filter: j.filterCounts() },
+        banned: open.filter((b) => b.jail === j.name).length,
+      };
+    });
+    if (this.lastReload && !this.lastReload.ok) warnings.push(`last reload failed: ${this.lastReload.message}`);
+    return {
+      version: VERSION, pid: process.pid, host: hostname(), startedAt: new Date(this.startedAt).toISOString(),
+      uptimeSeconds: Math.round((now - this.startedAt) / 1000), config: this.config.origin,
+      stateDb: this.store.path,
+      firewall: fw, allow: this.allow.entries, ownAddresses: this.allow.ownAddresses,
+      bans: { active: open.length, permanent: open.filter((b) => b.until === null).length },
+      jails, warnings, lastReload: this.lastReload ?? null,
+      events: this.store.recentEvents(10).map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
+    };
+  }
+}
+
+export function banView(b: BanRecord, now: number): BanView {
+  return {
+    ip: b.target, jail: b.jail, since: new Date(b.since).toISOString(),
+    until: b.until === null ? null : new Date(b.until).toISOString(), permanent: b.until === null,
+    remaining: b.until === null ? null : Math.max(0, Math.round((b.until - now) / 1000)),
+    reason: b.reason, origin: b.origin, evidence: b.evidence,
+  };
+}
