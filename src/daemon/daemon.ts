@@ -86,6 +86,7 @@ export class Daemon {
     this.log.info(`warden ${VERSION} starting: config ${this.config.origin}, firewall ${this.bans.firewallHealth().kind}, ${open.length} open bans restored`);
     for (const jc of this.config.jails) if (jc.enabled) this.addJail(jc);
     this.startSources();
+    await this.sourcesSettled();
     await this.control.listen();
     this.timers.push(setInterval(() => this.checkpoint(), CHECKPOINT_MS));
     this.timers.push(setInterval(() => this.sweep(), SWEEP_MS));
@@ -154,6 +155,18 @@ export class Daemon {
       const source = createSource(config, this.store);
       const set = new Set(jails);
       this.sources.set(key, { key, source, jails: set, done: this.pump(source, set) });
+    }
+  }
+
+  /**
+   * Waits (briefly) until every reader has found its starting point. A new log is read from its
+   * end: lines written after start() returns must count, so start() returns only once "the end" is
+   * fixed.
+   */
+  private async sourcesSettled(timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ([...this.sources.values()].some((s) => s.source.health().state === 'starting') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 

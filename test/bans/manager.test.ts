@@ -1,0 +1,163 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StateStore } from '../../src/bans/store.js';
+import { BanManager } from '../../src/bans/manager.js';
+import type { Firewall, FirewallBatch, KernelElement } from '../../src/firewall/firewall.js';
+import { silentLogger } from '../../src/util/log.js';
+
+/**
+ * The ban manager against a recording firewall: the kernel side is faked here because the
+ * contract under test is the manager's (batching, retry, reconcile); the real backends have their
+ * own namespace tests and the end-to-end test runs both together.
+ */
+class RecordingFirewall implements Firewall {
+  readonly kind = 'recording';
+  readonly batches: FirewallBatch[] = [];
+  readonly kernel = new Map<string, KernelElement>();
+  failing = false;
+  async init(): Promise<void> {
+    if (this.failing) throw new Error('nft: Operation not permitted');
+  }
+  async apply(batch: FirewallBatch): Promise<void> {
+    if (this.failing) throw new Error('nft: Operation not permitted');
+    this.batches.push(batch);
+    for (const r of batch.remove) this.kernel.delete(r.target);
+    for (const a of batch.add) this.kernel.set(a.target, { target: a.target, family: a.family, expiresInSeconds: a.timeoutSeconds });
+  }
+  async list(): Promise<KernelElement[]> {
+    if (this.failing) throw new Error('nft: Operation not permitted');
+    return [...this.kernel.values()];
+  }
+  async flush(): Promise<void> { this.kernel.clear(); }
+  async destroy(): Promise<void> { this.kernel.clear(); }
+}
+
+function setup(now = () => Date.now()): { dir: string; store: StateStore; fw: RecordingFirewall; bans: BanManager } {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-bans-'));
+  const store = new StateStore(join(dir, 'state'));
+  const fw = new RecordingFirewall();
+  const bans = new BanManager({ store, firewall: fw, log: silentLogger, batchWindowMs: 5, now });
+  return { dir, store, fw, bans };
+}
+
+const ban = (target: string, until: number | null, since = Date.now()) => ({
+  target, family: (target.includes(':') ? 6 : 4) as 4 | 6, jail: 'sshd', since, until, reason: 'test', evidence: ['line'], origin: 'auto',
+});
+
+test('bans arriving together reach the kernel as one batch with their remaining time', async () => {
+  const { dir, store, fw, bans } = setup();
+  try {
+    await bans.start();
+    const now = Date.now();
+    for (let i = 1; i <= 50; i++) bans.ban(ban(`192.0.2.${i}`, now + 600_000));
+    bans.ban(ban('2001:db8::/64', null));
+    await bans.flush();
+    assert.equal(fw.batches.length, 1);
+    assert.equal(fw.batches[0]!.add.length, 51);
+    const timed = fw.kernel.get('192.0.2.1')!;
+    assert.ok(timed.expiresInSeconds! > 590 && timed.expiresInSeconds! <= 600);
+    assert.equal(fw.kernel.get('2001:db8::/64')!.expiresInSeconds, null);
+    assert.equal(statSync(store.path).mode & 0o777, 0o600, 'the database is root-only');
+    assert.equal(statSync(join(dir, 'state')).mode & 0o777, 0o700);
+  } finally {
+    bans.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a ban of an already banned address extends it, never shortens it', async () => {
+  const { dir, store, bans } = setup();
+  try {
+    await bans.start();
+    const now = Date.now();
+    const first = bans.ban(ban('192.0.2.9', now + 600_000));
+    assert.equal(bans.ban(ban('192.0.2.9', now + 60_000)).until, first.until);
+    assert.equal(bans.ban(ban('192.0.2.9', now + 3_600_000)).until, now + 3_600_000);
+    assert.equal(bans.list().length, 1);
+    assert.equal(store.openBans(Date.now()).length, 1);
+  } finally {
+    bans.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('when the firewall fails, bans stay recorded, the error is visible, and a retry reconciles', async () => {
+  const { dir, store, fw, bans } = setup();
+  try {
+    await bans.start();
+    fw.failing = true;
+    bans.ban(ban('192.0.2.20', Date.now() + 600_000));
+    await bans.flush();
+    assert.match(bans.firewallHealth().lastError ?? '', /Operation not permitted/);
+    assert.equal(store.openBans(Date.now()).length, 1, 'recorded despite the failure');
+    fw.failing = false;
+    const deadline = Date.now() + 5000;
+    while (!fw.kernel.has('192.0.2.20') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await bans.flush();
+    assert.ok(fw.kernel.has('192.0.2.20'), 'the retry put the ban in the kernel');
+    assert.equal(bans.firewallHealth().lastError, null);
+  } finally {
+    bans.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('start reconciles: open bans are restored, strays and expired ones are dropped', async () => {
+  const { dir, store, fw, bans } = setup();
+  try {
+    const now = Date.now();
+    store.addBan(ban('192.0.2.30', now + 600_000, now - 1000));
+    store.addBan(ban('192.0.2.31', now - 1000, now - 700_000));
+    store.addBan(ban('192.0.2.32', null, now - 5000));
+    fw.kernel.set('198.51.100.1', { target: '198.51.100.1', family: 4, expiresInSeconds: 100 });
+    await bans.start();
+    assert.deepEqual([...fw.kernel.keys()].sort(), ['192.0.2.30', '192.0.2.32']);
+    assert.equal(fw.kernel.get('192.0.2.32')!.expiresInSeconds, null);
+  } finally {
+    bans.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('unban lifts a ban in the database and the kernel, and records who', async () => {
+  const { dir, store, fw, bans } = setup();
+  try {
+    await bans.start();
+    bans.ban(ban('192.0.2.40', null));
+    await bans.flush();
+    assert.equal(bans.unban('192.0.2.40', 'alice'), true);
+    await bans.flush();
+    assert.equal(fw.kernel.has('192.0.2.40'), false);
+    assert.equal(bans.unban('192.0.2.40', 'alice'), false);
+    assert.equal(store.openBans(Date.now()).length, 0);
+  } finally {
+    bans.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('counters and read positions are checkpointed together and survive reopening', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-store-'));
+  try {
+    const a = new StateStore(dir);
+    a.savePosition('file:/var/log/auth.log', '{"offset":42}');
+    a.checkpoint([{ jail: 'sshd', entries: [['192.0.2.1', { times: [1, 2], evidence: ['x'] }], ['192.0.2.2', undefined]] }]);
+    a.close();
+    const b = new StateStore(dir);
+    assert.equal(b.loadPosition('file:/var/log/auth.log'), '{"offset":42}');
+    assert.deepEqual(b.loadFailures('sshd'), [['192.0.2.1', { times: [1, 2], evidence: ['x'] }]]);
+    b.checkpoint([{ jail: 'sshd', entries: [['192.0.2.1', undefined]] }]);
+    assert.deepEqual(b.loadFailures('sshd'), []);
+    b.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
