@@ -177,6 +177,21 @@ export class BanManager {
     this.clearError();
   }
 
+  /** Periodic check: reconcile the kernel with the database, queued behind pending changes. */
+  verify(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (this.needsReconcile) return this.retry();
+      try {
+        await this.reconcile();
+      } catch (e) {
+        this.recordError(e);
+        this.needsReconcile = true;
+        this.scheduleRetry();
+      }
+    });
+    return this.flushing;
+  }
+
   stop(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);

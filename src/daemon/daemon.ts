@@ -42,6 +42,7 @@ interface RunningSource {
 const CHECKPOINT_MS = 1000;
 const SWEEP_MS = 1000;
 const EXPIRE_WINDOWS_MS = 60_000;
+const RECONCILE_MS = 60_000;
 export const VERSION = '0.1.0';
 
 export class Daemon {
@@ -60,10 +61,20 @@ export class Daemon {
   private readonly startedAt: number;
   private lastReload: { at: number; ok: boolean; message: string } | undefined;
   private stopping = false;
+  private reconcileTicks = 0;
 
   /** Opens the state database and picks the firewall backend; `start()` then begins protecting. */
   static async create(options: DaemonOptions): Promise<Daemon> {
-    const firewall = await createFirewall(options.config.firewall, (m) => options.log.info(m));
+    let firewall: Firewall;
+    try {
+      firewall = await createFirewall(options.config.firewall, (m) => options.log.info(m));
+    } catch (e) {
+      // No usable backend right now (nft missing, no permission): still start, record bans, show
+      // the error in status and keep retrying with nftables, the default, rather than protect nothing
+      // silently or refuse to run.
+      options.log.error(`${(e as Error).message}`);
+      firewall = await createFirewall({ ...options.config.firewall, backend: 'nftables' }, (m) => options.log.info(m));
+    }
     return new Daemon(options, firewall);
   }
 
@@ -90,6 +101,11 @@ export class Daemon {
     await this.control.listen();
     this.timers.push(setInterval(() => this.checkpoint(), CHECKPOINT_MS));
     this.timers.push(setInterval(() => this.sweep(), SWEEP_MS));
+    // Something else may flush the kernel sets (a firewall reload, an admin): compare and repair
+    // now and then. Listing a very large set costs seconds of nft time, so big sets are checked less often.
+    this.timers.push(setInterval(() => {
+      if (this.bans.list().length <= 10_000 || ++this.reconcileTicks % 10 === 0) void this.bans.verify();
+    }, RECONCILE_MS));
     this.timers.push(setInterval(() => {
       for (const jail of this.jails.values()) jail.window.expire(this.now());
       this.allow.refreshSelf();

@@ -38,12 +38,7 @@ function two(s: string, at: number): number {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : NaN;
 }
 
-/** Month index from the three letters at `at` ("Jan" -> 0), or -1; compares character codes only. */
-function monthAt(s: string, at: number): number {
-  const key = (s.charCodeAt(at) << 16) | (s.charCodeAt(at + 1) << 8) | s.charCodeAt(at + 2);
-  return MONTH_CODES.get(key) ?? -1;
-}
-const MONTH_CODES = new Map(Object.entries(MONTHS).map(([name, i]) => [(name.charCodeAt(0) << 16) | (name.charCodeAt(1) << 8) | name.charCodeAt(2), i]));
+/** Month index by the character codes of its three letters ("Jan" -> 0). */const MONTH_CODES = new Map(Object.entries(MONTHS).map(([name, i]) => [(name.charCodeAt(0) << 16) | (name.charCodeAt(1) << 8) | name.charCodeAt(2), i]));
 
 export class DateParser {
   private readonly fixedOffset: number | undefined;
@@ -75,13 +70,18 @@ export class DateParser {
   /** The same, read in place at `at` inside a longer line. */
   syslogAt(line: string, at: number): number {
     if (line.charCodeAt(at + 3) !== 32 || line.charCodeAt(at + 6) !== 32 || line.charCodeAt(at + 9) !== 58 || line.charCodeAt(at + 12) !== 58) return NaN;
-    const mi = two(line, at + 10), s = two(line, at + 13), h = two(line, at + 7);
-    const month = monthAt(line, at);
-    const d1 = line.charCodeAt(at + 4);
-    const day = (d1 === 32 ? 0 : d1 - 48) * 10 + (line.charCodeAt(at + 5) - 48);
-    if (!(mi <= 59 && s <= 60 && h <= 23 && month >= 0 && day >= 1 && day <= 31)) return NaN;
-    const key = (month * 32 + day) * 24 + h;
+    const mi = two(line, at + 10), s = two(line, at + 13);
+    if (!(mi <= 59 && s <= 60)) return NaN;
+    // The hour key is built from the raw characters of "Mmm dd hh", so the common case (same hour
+    // as the previous line) costs no lookup at all.
+    const monthCode = (line.charCodeAt(at) << 16) | (line.charCodeAt(at + 1) << 8) | line.charCodeAt(at + 2);
+    const key = monthCode * 1_000_000 + line.charCodeAt(at + 4) * 10_000 + line.charCodeAt(at + 5) * 100 + two(line, at + 7);
     if (key !== this.syslogHourKey) {
+      const month = MONTH_CODES.get(monthCode) ?? -1;
+      const d1 = line.charCodeAt(at + 4);
+      const day = (d1 === 32 ? 0 : d1 - 48) * 10 + (line.charCodeAt(at + 5) - 48);
+      const h = two(line, at + 7);
+      if (!(h <= 23 && month >= 0 && day >= 1 && day <= 31)) return NaN;
       // The year is not written: take the one that puts the date closest before "now" (a line dated
       // more than a day ahead belongs to last year: Dec 31 read on Jan 1). Consulted once per hour
       // of log: a daemon running across New Year meets "Jan  1 00" as a new hour and asks again.

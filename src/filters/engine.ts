@@ -55,7 +55,8 @@ export class CompiledFilter {
   /** Program names to accept; empty = every program. */
   private readonly programs: readonly string[];
   private readonly maxLen: number;
-  private readonly byFirstWord = new Map<string, CompiledRule[]>();
+  /** Rules by a numeric key of the message's first word (see wordKey): no string is cut per line. */
+  private readonly byFirstWord = new Map<number, CompiledRule[]>();
   private readonly unbucketed: CompiledRule[] = [];
   private readonly marks = new Map<string, { mark: string; at: number }>();
   private readonly dates: DateParser;
@@ -90,10 +91,10 @@ export class CompiledFilter {
       this.unbucketed.push(rule);
       return;
     }
-    const word = rule.prefix.slice(0, space);
-    const bucket = this.byFirstWord.get(word) ?? [];
+    const key = wordKey(rule.prefix, 0, space);
+    const bucket = this.byFirstWord.get(key) ?? [];
     bucket.push(rule);
-    this.byFirstWord.set(word, bucket);
+    this.byFirstWord.set(key, bucket);
   }
 
   /**
@@ -146,7 +147,7 @@ export class CompiledFilter {
   /** Tries the rules on the message `text[start..]`; `line` is the whole line (for its pid). */
   private matchMessage(text: string, start: number, line: string, count: number, time: number): LineOutcome {
     const space = text.indexOf(' ', start);
-    const bucket = space > start ? this.byFirstWord.get(text.slice(start, space)) : undefined;
+    const bucket = space > start ? this.byFirstWord.get(wordKey(text, start, space)) : undefined;
     if (bucket) {
       for (const rule of bucket) {
         const outcome = this.tryRule(rule, text, start, line, count, time);
@@ -204,6 +205,15 @@ export class CompiledFilter {
     this.marks.delete(pid);
     this.marks.set(pid, { mark, at });
   }
+}
+
+/**
+ * A number standing for a word: its length and its first, second and last characters. Different
+ * words may share a key — the bucket's rules check their full literal prefix anyway — but the
+ * look-up needs no substring and no string hashing.
+ */
+function wordKey(text: string, start: number, end: number): number {
+  return ((end - start) * 0x1000000 + text.charCodeAt(start) * 0x10000 + text.charCodeAt(start + 1) * 0x100 + (text.charCodeAt(end - 1) & 0xff));
 }
 
 /** rsyslog's "message repeated 3 times: [ Failed password for ...]" -> the inner message and 3. */

@@ -27,6 +27,8 @@ export interface SourceHealth {
   readonly linesRead: number;
   /** Lines dropped before reaching filters: binary garbage, over-long lines (truncated still count as read). */
   readonly linesSkipped: number;
+  /** Lines longer than the source's limit, cut to it (they are also counted in linesRead). */
+  readonly linesTruncated?: number;
 }
 
 export interface LogSource {

@@ -13,10 +13,34 @@ export interface Address {
   readonly family: Family;
 }
 
+/**
+ * Recently seen addresses. Attackers repeat themselves, so most look-ups are a hit that costs one
+ * hash look-up instead of validating and copying again. Bounded: cleared when full.
+ */
+const recent = new Map<string, Address>();
+const RECENT_MAX = 65_536;
+
 /** Returns the canonical form of an IP address, or undefined when `raw` is not one. */
 export function canonicalAddress(raw: string): Address | undefined {
+  const hit = recent.get(raw);
+  if (hit) return hit;
+  const address = parseAddress(raw);
+  if (address) {
+    if (recent.size >= RECENT_MAX) recent.clear();
+    // The text is usually cut from a log line, and V8 keeps a cut of 13+ characters as a view into
+    // the whole read chunk: a key kept for minutes would pin that chunk. Store a copy.
+    recent.set(copy(raw), address);
+  }
+  return address;
+}
+
+function copy(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
+}
+
+function parseAddress(raw: string): Address | undefined {
   // node's isIPv4 accepts only the canonical dotted quad (no leading zeros, no short forms).
-  if (isIPv4(raw)) return { text: raw, family: 4 };
+  if (isIPv4(raw)) return { text: copy(raw), family: 4 };
   let s = raw;
   if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
   const zone = s.indexOf('%');
