@@ -119,6 +119,23 @@ export class BanManager {
     return true;
   }
 
+  /** Moves the end of an open ban earlier (reload --rebase). Returns false when not banned. */
+  shorten(target: string, until: number): boolean {
+    const ban = this.get(target);
+    if (!ban || (ban.until !== null && ban.until <= until)) return false;
+    this.store.setBanUntil(ban.id, until);
+    const updated = { ...ban, until };
+    if (until <= this.now()) {
+      this.unban(target, 'rebase');
+      return true;
+    }
+    this.active.set(target, updated);
+    // The kernel keeps the longer timeout on re-add in some kernels: remove, then add.
+    this.pendingRemove.delete(target);
+    this.queueAdd(updated);
+    return true;
+  }
+
   /** Drops expired bans from memory (the kernel already removed them by timeout). */
   sweep(): BanRecord[] {
     const now = this.now();

@@ -39,6 +39,25 @@ export interface NewBan {
   readonly origin: string;
 }
 
+/** What is known about an address that was banned: the evidence `warden review` shows. */
+export interface OffenderRecord {
+  readonly target: string;
+  readonly firstFailure: number;
+  readonly lastFailure: number;
+  readonly failures: number;
+  readonly bans: number;
+  readonly attemptsWhileBanned: number;
+  /** Last failure seen from it, counted even while banned (epoch ms). */
+  readonly lastAttempt: number | null;
+}
+
+export interface LoginRecord {
+  readonly address: string;
+  readonly user: string;
+  readonly method: string;
+  readonly at: number;
+}
+
 export interface EventRecord {
   readonly id: number;
   readonly at: number;
@@ -90,6 +109,23 @@ CREATE TABLE IF NOT EXISTS events (
   detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS events_at ON events (at);
+CREATE TABLE IF NOT EXISTS offenders (
+  target TEXT PRIMARY KEY,
+  first_failure INTEGER NOT NULL,
+  last_failure INTEGER NOT NULL,
+  failures INTEGER NOT NULL,
+  bans INTEGER NOT NULL,
+  attempts_while_banned INTEGER NOT NULL DEFAULT 0,
+  last_attempt INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logins (
+  address TEXT NOT NULL,
+  user TEXT NOT NULL,
+  method TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (address, user, method)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS logins_at ON logins (at);
 `;
 
 export class StateStore implements PositionStore {
@@ -125,7 +161,20 @@ export class StateStore implements PositionStore {
       openBan: this.db.prepare(`SELECT * FROM bans WHERE target = ? AND lifted_at IS NULL AND (until IS NULL OR until > ?) ORDER BY since DESC LIMIT 1`),
       lift: this.db.prepare(`UPDATE bans SET lifted_at = ?, lifted_by = ? WHERE target = ? AND lifted_at IS NULL AND (until IS NULL OR until > ?)`),
       extend: this.db.prepare('UPDATE bans SET until = ? WHERE id = ?'),
-      bansSince: this.db.prepare('SELECT COUNT(*) FROM bans WHERE target = ? AND since >= ?').pluck(),
+      // Bans lifted by hand do not count: an admin's unban says "this one was innocent".
+      bansSince: this.db.prepare(`SELECT COUNT(*) FROM bans WHERE target = ? AND since >= ?
+        AND (lifted_by IS NULL OR lifted_by LIKE 'expiry:%')`).pluck(),
+      upsertOffender: this.db.prepare(`INSERT INTO offenders (target, first_failure, last_failure, failures, bans, last_attempt)
+        VALUES (@target, @first, @last, @failures, 1, @last)
+        ON CONFLICT (target) DO UPDATE SET first_failure = MIN(first_failure, @first), last_failure = MAX(last_failure, @last),
+          failures = failures + @failures, bans = bans + 1, last_attempt = MAX(COALESCE(last_attempt, 0), @last)`),
+      bannedAttempts: this.db.prepare(`UPDATE offenders SET attempts_while_banned = attempts_while_banned + ?,
+        last_attempt = MAX(COALESCE(last_attempt, 0), ?) WHERE target = ?`),
+      offender: this.db.prepare('SELECT * FROM offenders WHERE target = ?'),
+      upsertLogin: this.db.prepare(`INSERT INTO logins (address, user, method, at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (address, user, method) DO UPDATE SET at = MAX(at, excluded.at)`),
+      loginsSince: this.db.prepare('SELECT address, user, method, at FROM logins WHERE at >= ? AND method = ?'),
+      everBanned: this.db.prepare('SELECT 1 FROM bans WHERE target = ? LIMIT 1').pluck(),
       upsertFailure: this.db.prepare('INSERT OR REPLACE INTO failures (jail, key, times, evidence) VALUES (?, ?, ?, ?)'),
       deleteFailure: this.db.prepare('DELETE FROM failures WHERE jail = ? AND key = ?'),
       failures: this.db.prepare('SELECT key, times, evidence FROM failures WHERE jail = ?'),
@@ -173,6 +222,34 @@ export class StateStore implements PositionStore {
     return this.stmts.bansSince.get(target, since) as number;
   }
 
+  // ------------------------------------------------------------------ offenders and logins
+
+  recordOffence(target: string, first: number, last: number, failures: number): void {
+    this.stmts.upsertOffender.run({ target, first, last, failures });
+  }
+
+  offender(target: string): OffenderRecord | undefined {
+    const row = this.stmts.offender.get(target) as
+      | { target: string; first_failure: number; last_failure: number; failures: number; bans: number; attempts_while_banned: number; last_attempt: number | null }
+      | undefined;
+    return row && {
+      target: row.target, firstFailure: row.first_failure, lastFailure: row.last_failure, failures: row.failures,
+      bans: row.bans, attemptsWhileBanned: row.attempts_while_banned, lastAttempt: row.last_attempt,
+    };
+  }
+
+  everBanned(target: string): boolean {
+    return this.stmts.everBanned.get(target) !== undefined;
+  }
+
+  recordLogin(login: LoginRecord): void {
+    this.stmts.upsertLogin.run(login.address, login.user, login.method, login.at);
+  }
+
+  loginsSince(since: number, method: string): LoginRecord[] {
+    return this.stmts.loginsSince.all(since, method) as LoginRecord[];
+  }
+
   // ------------------------------------------------------------------ events
 
   addEvent(at: number, severity: EventRecord['severity'], kind: string, address: string | null, message: string, detail: object = {}): void {
@@ -199,10 +276,14 @@ export class StateStore implements PositionStore {
     return rows.map((r) => [r.key, { times: JSON.parse(r.times) as number[], evidence: JSON.parse(r.evidence) as string[] }]);
   }
 
-  /** Writes changed counters and pending positions atomically. */
-  checkpoint(changes: ReadonlyArray<{ jail: string; entries: ReadonlyArray<[string, WindowEntry | undefined]> }>): void {
-    if (!this.pendingPositions.size && changes.every((c) => c.entries.length === 0)) return;
+  /** Writes changed counters, attempts seen while banned and pending positions atomically. */
+  checkpoint(
+    changes: ReadonlyArray<{ jail: string; entries: ReadonlyArray<[string, WindowEntry | undefined]> }>,
+    bannedAttempts: ReadonlyMap<string, { count: number; last: number }> = new Map(),
+  ): void {
+    if (!this.pendingPositions.size && !bannedAttempts.size && changes.every((c) => c.entries.length === 0)) return;
     this.db.transaction(() => {
+      for (const [target, a] of bannedAttempts) this.stmts.bannedAttempts.run(a.count, a.last, target);
       for (const { jail, entries } of changes) {
         for (const [key, entry] of entries) {
           if (entry) this.stmts.upsertFailure.run(jail, key, JSON.stringify(entry.times), JSON.stringify(entry.evidence));

@@ -11,13 +11,14 @@ import { unbanCommand } from './commands/unban.js';
 import { reloadCommand } from './commands/reload.js';
 import { testCommand } from './commands/test.js';
 import { configCommand } from './commands/config.js';
+import { reviewCommand } from './commands/review.js';
 
 /**
  * `warden COMMAND [options]`. Each command lives in its own file under commands/ and exports a
  * Command: its usage text and a function from arguments to an exit status.
  */
 const COMMANDS: readonly Command[] = [
-  runCommand, statusCommand, bansCommand, banCommand, unbanCommand, reloadCommand, testCommand, configCommand,
+  runCommand, statusCommand, bansCommand, banCommand, unbanCommand, reviewCommand, reloadCommand, testCommand, configCommand,
 ];
 
 function help(): string {

@@ -5,7 +5,7 @@ import { parseDuration } from '../util/duration.js';
 import { parseCidr } from '../util/ip.js';
 import { loadFilter } from '../filters/definition.js';
 import { defaultConfigYaml } from './defaults.js';
-import { ConfigError, type Config, type FirewallBackend, type JailConfig, type SourceConfig } from './schema.js';
+import { ConfigError, type Config, type EscalationConfig, type FirewallBackend, type JailConfig, type SourceConfig } from './schema.js';
 
 /**
  * Reads and validates configuration. Every error names the file, the line and the key, and says
@@ -133,8 +133,11 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['state_dir', 'socket', 'timezone', 'firewall', 'allow', 'jails', 'ipv6_prefix', 'batch_window'];
-const JAIL_KEYS = ['enabled', 'source', 'sources', 'filter', 'mode', 'maxretry', 'findtime', 'bantime', 'ipv6_prefix'];
+const TOP_KEYS = ['state_dir', 'socket', 'timezone', 'firewall', 'allow', 'jails', 'ipv6_prefix', 'batch_window', 'escalation', 'recidive', 'guard', 'permanent_expiry'];
+const JAIL_KEYS = ['enabled', 'source', 'sources', 'filter', 'mode', 'maxretry', 'findtime', 'bantime', 'ipv6_prefix', 'escalation'];
+const ESCALATION_KEYS = ['factor', 'max', 'permanent_after', 'lookback'];
+/** A host name as written in allow: letters, digits, hyphens, dots (no address, no range). */
+const HOST_NAME = /^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?:\.(?!-)[A-Za-z0-9-]{1,63})*\.?$/;
 
 export function parseConfig(text: string, origin: string): Config {
   const r = new Reader(text, origin);
@@ -158,13 +161,37 @@ export function parseConfig(text: string, origin: string): Config {
   const netnsValue = r.value(['firewall', 'netns']);
   const netns = netnsValue === undefined ? undefined : r.string(['firewall', 'netns']);
 
-  const allow = r.stringList(['allow'], ['127.0.0.0/8', '::1']);
-  allow.forEach((entry, i) => {
-    if (!parseCidr(entry)) r.fail(['allow', i], `"${entry}" is not an IP address or CIDR range`);
+  const allowEntries = r.stringList(['allow'], ['127.0.0.0/8', '::1']);
+  const allow: string[] = [];
+  const allowNames: string[] = [];
+  allowEntries.forEach((entry, i) => {
+    if (parseCidr(entry)) allow.push(entry);
+    else if (HOST_NAME.test(entry) && /[A-Za-z]/.test(entry)) allowNames.push(entry);
+    else r.fail(['allow', i], `"${entry}" is not an IP address, CIDR range or host name`);
   });
 
   const globalPrefix = r.int(['ipv6_prefix'], 64, 16, 128);
   const batchWindowMs = r.int(['batch_window'], 5, 0, 1000);
+
+  r.only(['escalation'], ESCALATION_KEYS);
+  r.only(['recidive'], ['enabled', 'bans', 'window', 'bantime']);
+  const recidiveBantime = r.value(['recidive', 'bantime']) === 'permanent' || r.value(['recidive', 'bantime']) === undefined
+    ? null : r.duration(['recidive', 'bantime'], '1w');
+  const recidive = {
+    enabled: r.bool(['recidive', 'enabled'], true),
+    bans: r.int(['recidive', 'bans'], 3, 2, 1000),
+    window: r.duration(['recidive', 'window'], '1d'),
+    bantime: recidiveBantime,
+  };
+  r.only(['guard'], ['enabled', 'recent', 'utmp']);
+  const guard = {
+    enabled: r.bool(['guard', 'enabled'], true),
+    recent: r.duration(['guard', 'recent'], '7d'),
+    utmp: r.string(['guard', 'utmp'], '/run/utmp'),
+  };
+  const permanentExpiry = r.value(['permanent_expiry']) === undefined || r.value(['permanent_expiry']) === 'never'
+    ? null : r.duration(['permanent_expiry'], '180d');
+  if (permanentExpiry !== null && permanentExpiry < 3600) r.fail(['permanent_expiry'], 'must be at least 1h (or "never")');
 
   const jailNames = r.keys(['jails']);
   if (!jailNames.length) r.fail(['jails'], 'at least one jail is needed (for example "sshd")');
@@ -188,6 +215,7 @@ export function parseConfig(text: string, origin: string): Config {
     if (bantime < 1) r.fail([...at, 'bantime'], 'must be at least 1s');
     return {
       name, filter: filterName, mode, maxretry, findtime, bantime,
+      escalation: readEscalation(r, at, bantime),
       enabled: r.bool([...at, 'enabled'], true),
       sources: readSources(r, at, filter.programs),
       ipv6Prefix: r.int([...at, 'ipv6_prefix'], globalPrefix, 16, 128),
@@ -195,9 +223,32 @@ export function parseConfig(text: string, origin: string): Config {
   });
 
   return {
-    origin, stateDir, socket, timezone, allow, jails, batchWindowMs,
+    origin, stateDir, socket, timezone, allow, allowNames, jails, batchWindowMs, recidive, guard, permanentExpiry,
     firewall: { backend, table, ...(netns !== undefined ? { netns } : {}) },
   };
+}
+
+/** A jail's escalation: its own keys over the top-level `escalation`, over the defaults. */
+function readEscalation(r: Reader, jail: Path, bantime: number): EscalationConfig {
+  r.only([...jail, 'escalation'], ESCALATION_KEYS);
+  const pick = (key: string): Path => (r.value([...jail, 'escalation', key]) !== undefined ? [...jail, 'escalation', key] : ['escalation', key]);
+  const factorPath = pick('factor');
+  const factorValue = r.value(factorPath) ?? 2;
+  if (typeof factorValue !== 'number' || !(factorValue >= 1 && factorValue <= 100)) r.fail(factorPath, 'must be a number from 1 (no escalation) to 100');
+  const maxPath = pick('max');
+  const max = r.duration(maxPath, '1w');
+  if (max < bantime) r.fail(maxPath, `(${max}s) is shorter than bantime (${bantime}s): bans could never reach their own base length`);
+  const permanentPath = pick('permanent_after');
+  const permanentValue = r.value(permanentPath);
+  let permanentAfter: number | null = null;
+  if (permanentValue !== undefined && permanentValue !== null && permanentValue !== 'never') {
+    if (typeof permanentValue !== 'number' || !Number.isInteger(permanentValue) || permanentValue < 1) {
+      r.fail(permanentPath, `must be a whole number >= 1 (the n-th ban is permanent) or "never", not ${JSON.stringify(permanentValue)}`);
+    }
+    permanentAfter = permanentValue;
+  }
+  const lookback = r.duration(pick('lookback'), '30d');
+  return { factor: factorValue, max, permanentAfter, lookback };
 }
 
 function readSources(r: Reader, jail: Path, programs: readonly string[]): SourceConfig[] {

@@ -27,6 +27,37 @@ export interface JailConfig {
   readonly bantime: number;
   /** IPv6 addresses are counted and banned per prefix of this length (128 = single address). */
   readonly ipv6Prefix: number;
+  readonly escalation: EscalationConfig;
+}
+
+/** Each new ban of the same address lasts longer: bantime * factor^(n-1), capped at max. */
+export interface EscalationConfig {
+  readonly factor: number;
+  /** Seconds. */
+  readonly max: number;
+  /** The n-th ban within lookback is permanent; null = never. */
+  readonly permanentAfter: number | null;
+  /** Seconds: bans older than this do not count for n. */
+  readonly lookback: number;
+}
+
+/** Repeat offenders across jails (what a "recidive" jail does elsewhere). */
+export interface RecidiveConfig {
+  readonly enabled: boolean;
+  /** Bans in any jails within `window` seconds that trigger the long ban. */
+  readonly bans: number;
+  readonly window: number;
+  /** Seconds; null = permanent. */
+  readonly bantime: number | null;
+}
+
+/** The lockout guard: addresses with a live session or a recent key login are not auto-banned. */
+export interface GuardConfig {
+  readonly enabled: boolean;
+  /** Seconds a successful public-key login keeps protecting its address. */
+  readonly recent: number;
+  /** utmp file to read live sessions from. */
+  readonly utmp: string;
 }
 
 export type FirewallBackend = 'nftables' | 'iptables' | 'none' | 'auto';
@@ -43,6 +74,12 @@ export interface Config {
   readonly jails: readonly JailConfig[];
   /** Bans arriving within this many ms go to the kernel in one batch. */
   readonly batchWindowMs: number;
+  /** Raw allow-list entries that are host names, resolved at load and on reload. */
+  readonly allowNames: readonly string[];
+  readonly recidive: RecidiveConfig;
+  readonly guard: GuardConfig;
+  /** Seconds without any new attempt after which a permanent ban is lifted; null = never. */
+  readonly permanentExpiry: number | null;
 }
 
 export class ConfigError extends Error {

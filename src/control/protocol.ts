@@ -18,12 +18,29 @@ export interface BanView {
   evidence: readonly string[];
 }
 
+/** A permanent ban with what caused it, for the admin deciding whether it is still deserved. */
+export interface ReviewView extends BanView {
+  firstFailure: string | null;
+  lastFailure: string | null;
+  failures: number;
+  bans: number;
+  /** Failures seen from it while it was banned (it keeps trying). */
+  attemptsWhileBanned: number;
+  /** Last time it tried, banned or not (ISO 8601). */
+  lastAttempt: string | null;
+}
+
 export type Request =
   | { cmd: 'status' }
   | { cmd: 'bans' }
-  | { cmd: 'ban'; ip: string; jail?: string; seconds?: number | null; by: string; reason?: string }
+  | { cmd: 'review' }
+  | {
+    cmd: 'ban'; ip: string; jail?: string; seconds?: number | null; by: string; reason?: string;
+    /** The address the caller is connected from (SSH_CONNECTION), refused unless force. */
+    callerAddress?: string; force?: boolean;
+  }
   | { cmd: 'unban'; ip: string; by: string }
-  | { cmd: 'reload' };
+  | { cmd: 'reload'; rebase?: boolean };
 
 export type Response = { ok: true; result: unknown } | { ok: false; error: string };
 

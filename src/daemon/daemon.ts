@@ -4,12 +4,16 @@ import type { Config, JailConfig } from '../config/schema.js';
 import { BanManager } from '../bans/manager.js';
 import { StateStore, type BanRecord } from '../bans/store.js';
 import { createFirewall, type Firewall } from '../firewall/index.js';
-import { AllowList } from '../jails/allow.js';
+import { AllowList, resolveAllowNames } from '../jails/allow.js';
+import { LockoutGuard } from '../jails/guard.js';
+import { Enforcer } from '../bans/enforcer.js';
+import { CompromiseWatch } from '../events/compromise.js';
 import { Jail, type BanRequest } from '../jails/jail.js';
 import { DateParser } from '../filters/dates.js';
 import type { Detection } from '../filters/engine.js';
 import type { LogSource } from '../sources/source.js';
-import type { Request, BanView } from '../control/protocol.js';
+import type { Request, BanView, ReviewView } from '../control/protocol.js';
+import { escalatedSeconds } from '../bans/policy.js';
 import { ControlServer } from '../control/server.js';
 import { canonicalAddress, parseCidr } from '../util/ip.js';
 import { formatDuration, humanDuration } from '../util/duration.js';
@@ -62,9 +66,15 @@ export class Daemon {
   private lastReload: { at: number; ok: boolean; message: string } | undefined;
   private stopping = false;
   private reconcileTicks = 0;
+  private readonly guard: LockoutGuard;
+  private readonly enforcer: Enforcer;
+  private readonly compromise: CompromiseWatch;
+  /** Failures from banned targets since the last checkpoint (for `warden review`). */
+  private bannedAttempts = new Map<string, { count: number; last: number }>();
 
   /** Opens the state database and picks the firewall backend; `start()` then begins protecting. */
   static async create(options: DaemonOptions): Promise<Daemon> {
+    const allowNames = await resolveAllowNames(options.config.allowNames);
     let firewall: Firewall;
     try {
       firewall = await createFirewall(options.config.firewall, (m) => options.log.info(m));
@@ -75,19 +85,25 @@ export class Daemon {
       options.log.error(`${(e as Error).message}`);
       firewall = await createFirewall({ ...options.config.firewall, backend: 'nftables' }, (m) => options.log.info(m));
     }
-    return new Daemon(options, firewall);
+    return new Daemon(options, firewall, allowNames);
   }
 
-  private constructor(options: DaemonOptions, firewall: Firewall) {
+  private constructor(options: DaemonOptions, firewall: Firewall, allowNames: Map<string, string[]>) {
     this.config = options.config;
     this.configPath = options.configPath;
     this.log = options.log;
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
     this.dates = new DateParser({ timezone: this.config.timezone });
-    this.allow = new AllowList(this.config.allow);
+    this.allow = new AllowList(this.config.allow, allowNames);
     this.store = new StateStore(this.config.stateDir);
     this.bans = new BanManager({ store: this.store, firewall, log: this.log, batchWindowMs: this.config.batchWindowMs, now: this.now });
+    this.guard = new LockoutGuard(this.config.guard, this.store, this.now);
+    this.enforcer = new Enforcer(this.config, this.store, this.bans, this.guard, this.log, this.now);
+    this.compromise = new CompromiseWatch(this.store, {
+      hasRecentFailures: (target) => [...this.jails.values()].some((j) => j.window.count(target) > 0),
+      isBanned: (target) => this.bans.isBanned(target),
+    }, this.log, this.now);
     this.control = new ControlServer(this.config.socket, (r) => this.handle(r), this.log);
   }
 
@@ -109,7 +125,9 @@ export class Daemon {
     this.timers.push(setInterval(() => {
       for (const jail of this.jails.values()) jail.window.expire(this.now());
       this.allow.refreshSelf();
+      this.enforcer.expirePermanent();
     }, EXPIRE_WINDOWS_MS));
+    this.enforcer.expirePermanent();
     for (const t of this.timers) t.unref();
     this.log.info(`listening on ${this.config.socket}; jails: ${[...this.jails.keys()].join(', ') || 'none'}`);
   }
@@ -137,7 +155,14 @@ export class Daemon {
     const jail = new Jail(config, this.allow, {
       isBanned: (target) => this.bans.isBanned(target),
       requestBan: (request) => this.onBanRequest(request),
-      onSuccess: (name, d, line) => this.onSuccess(name, d, line),
+      onBannedAttempt: (target, time, count) => {
+        const seen = this.bannedAttempts.get(target);
+        if (seen) {
+          seen.count += count;
+          seen.last = Math.max(seen.last, time);
+        } else this.bannedAttempts.set(target, { count, last: time });
+      },
+      onSuccess: (name, d, line) => this.compromise.onSuccess(name, d, line, this.jails.get(name)?.settings.ipv6Prefix ?? 64),
     }, this.dates, this.now);
     jail.restore(this.store.loadFailures(config.name));
     this.jails.set(config.name, jail);
@@ -205,26 +230,14 @@ export class Daemon {
 
   private onBanRequest(request: BanRequest): void {
     const jail = this.jails.get(request.jail);
-    if (!jail) return;
-    const settings = jail.settings;
-    const now = this.now();
-    const until = now + settings.bantime * 1000;
-    const reason = `${request.failures} failures in ${formatDuration(settings.findtime)} (last rule: ${request.rule})`;
-    const ban = this.bans.ban({
-      target: request.target, family: request.family, jail: request.jail, since: now, until, reason,
-      evidence: request.evidence, origin: 'auto',
-    });
-    this.log.warn(`ban ${request.target} in ${request.jail} for ${humanDuration((until - now) / 1000)}: ${reason}`);
-    void ban;
-  }
-
-  private onSuccess(jail: string, d: Detection, _line: string): void {
-    this.log.debug(`jail ${jail}: successful login of ${d.user ?? '?'} from ${d.address.text}`);
+    if (jail) this.enforcer.onBanRequest(request, jail.settings);
   }
 
   private checkpoint(): void {
     try {
-      this.store.checkpoint([...this.jails.values()].map((j) => ({ jail: j.name, entries: j.window.takeDirty() })));
+      const attempts = this.bannedAttempts;
+      this.bannedAttempts = new Map();
+      this.store.checkpoint([...this.jails.values()].map((j) => ({ jail: j.name, entries: j.window.takeDirty() })), attempts);
     } catch (e) {
       this.log.error(`state checkpoint failed: ${(e as Error).message}`);
     }
@@ -240,9 +253,10 @@ export class Daemon {
     switch (request.cmd) {
       case 'status': return this.status();
       case 'bans': return this.bans.list().map((b) => banView(b, this.now()));
+      case 'review': return this.review();
       case 'ban': return this.manualBan(request);
       case 'unban': return this.manualUnban(request);
-      case 'reload': return this.reload();
+      case 'reload': return this.reload(request.rebase === true);
       default: throw new Error(`unknown command ${(request as { cmd: string }).cmd}`);
     }
   }
@@ -255,6 +269,10 @@ export class Daemon {
     if (single && cidr.prefix === (cidr.family === 4 ? 32 : 128)) {
       const why = this.allow.reason(single);
       if (why) throw new Error(`${target} is exempt from bans (${why}); remove it from allow first`);
+    }
+    const caller = request.callerAddress ? canonicalAddress(request.callerAddress) : undefined;
+    if (caller && cidr.contains(caller) && !request.force) {
+      throw new Error(`refusing to ban ${target}: you are connected from ${caller.text} and would lock yourself out (use --force to ban anyway)`);
     }
     const jailName = request.jail ?? 'manual';
     const now = this.now();
@@ -278,11 +296,26 @@ export class Daemon {
     return { ip: target, unbanned };
   }
 
-  private reload(): { ok: true; jails: string[]; origin: string } {
+  /** Permanent bans with their evidence, for deciding whether each is still deserved. */
+  private review(): ReviewView[] {
+    const now = this.now();
+    const iso = (ms: number | null | undefined): string | null => (ms ? new Date(ms).toISOString() : null);
+    return this.bans.list().filter((b) => b.until === null).map((b) => {
+      const o = this.store.offender(b.target);
+      return {
+        ...banView(b, now),
+        firstFailure: iso(o?.firstFailure), lastFailure: iso(o?.lastFailure), failures: o?.failures ?? 0, bans: o?.bans ?? 0,
+        attemptsWhileBanned: o?.attemptsWhileBanned ?? 0, lastAttempt: iso(o?.lastAttempt),
+      };
+    });
+  }
+
+  private async reload(rebase: boolean): Promise<{ ok: true; jails: string[]; origin: string; rebased: number }> {
     let next: Config;
+    let allow: AllowList;
     try {
       next = this.configPath ? loadConfigFile(this.configPath) : loadDefaultConfig();
-      new AllowList(next.allow);
+      allow = new AllowList(next.allow, await resolveAllowNames(next.allowNames));
     } catch (e) {
       this.lastReload = { at: this.now(), ok: false, message: (e as Error).message };
       this.log.error(`reload refused, configuration unchanged: ${(e as Error).message}`);
@@ -292,7 +325,7 @@ export class Daemon {
     if (next.stateDir !== this.config.stateDir) warnings.push('state_dir');
     if (next.socket !== this.config.socket) warnings.push('socket');
     if (JSON.stringify(next.firewall) !== JSON.stringify(this.config.firewall)) warnings.push('firewall');
-    this.allow = new AllowList(next.allow);
+    this.allow = allow;
     const enabled = new Map(next.jails.filter((j) => j.enabled).map((j) => [j.name, j]));
     for (const [name, jail] of this.jails) {
       if (!enabled.has(name)) this.jails.delete(name);
@@ -301,11 +334,33 @@ export class Daemon {
     for (const [name, jc] of enabled) if (!this.jails.has(name)) this.addJail(jc);
     this.bans.setBatchWindow(next.batchWindowMs);
     this.config = { ...next, stateDir: this.config.stateDir, socket: this.config.socket, firewall: this.config.firewall };
+    this.guard.reconfigure(this.config.guard);
+    this.enforcer.reconfigure(this.config);
     this.startSources();
+    // Bans already applied keep their end unless asked: a shorter bantime is for new bans.
+    const rebased = rebase ? this.rebase() : 0;
     const note = warnings.length ? ` (${warnings.join(', ')} changes need a restart)` : '';
     this.lastReload = { at: this.now(), ok: true, message: `reloaded${note}` };
     this.log.info(`configuration reloaded from ${next.origin}; jails: ${[...this.jails.keys()].join(', ')}${note}`);
-    return { ok: true, jails: [...this.jails.keys()], origin: next.origin };
+    return { ok: true, jails: [...this.jails.keys()], origin: next.origin, rebased };
+  }
+
+  /** Shortens automatic bans that outlast what the current jail settings would give them now. */
+  private rebase(): number {
+    let changed = 0;
+    for (const ban of this.bans.list()) {
+      const jail = this.jails.get(ban.jail.replace(/\+recidive$/, ''));
+      if (!jail || ban.origin !== 'auto' || ban.jail.endsWith('+recidive')) continue;
+      const s = jail.settings;
+      const earlier = this.store.countBansSince(ban.target, ban.since - s.escalation.lookback * 1000) - 1;
+      const seconds = escalatedSeconds(s.bantime, s.escalation, Math.max(1, earlier + 1));
+      const until = seconds === null ? null : ban.since + seconds * 1000;
+      if (until !== null && (ban.until === null || until < ban.until)) {
+        if (this.bans.shorten(ban.target, until)) changed++;
+      }
+    }
+    if (changed) this.log.info(`reload --rebase: ${changed} bans shortened to the new settings`);
+    return changed;
   }
 
   status(): object {
@@ -325,11 +380,15 @@ export class Daemon {
       };
     });
     if (this.lastReload && !this.lastReload.ok) warnings.push(`last reload failed: ${this.lastReload.message}`);
+    for (const v of this.enforcer.vetoes) {
+      warnings.push(`${new Date(v.at).toISOString()} lockout guard kept ${v.target} unbanned in ${v.jail}: ${v.why}`);
+    }
     return {
       version: VERSION, pid: process.pid, host: hostname(), startedAt: new Date(this.startedAt).toISOString(),
       uptimeSeconds: Math.round((now - this.startedAt) / 1000), config: this.config.origin,
       stateDb: this.store.path,
-      firewall: fw, allow: this.allow.entries, ownAddresses: this.allow.ownAddresses,
+      firewall: fw, allow: this.allow.entries, allowNames: Object.fromEntries(this.allow.names), ownAddresses: this.allow.ownAddresses,
+      guard: { ...this.config.guard, vetoes: this.enforcer.vetoes.map((v) => ({ ...v, at: new Date(v.at).toISOString() })) },
       bans: { active: open.length, permanent: open.filter((b) => b.until === null).length },
       jails, warnings, lastReload: this.lastReload ?? null,
       events: this.store.recentEvents(10).map((e) => ({ ...e, at: new Date(e.at).toISOString() })),

@@ -19,6 +19,8 @@ export interface Detection {
   /** How many attempts the line stands for: N for rsyslog's "message repeated N times". */
   readonly count: number;
   readonly user?: string;
+  /** The authentication method, when the rule captures one ((?<method>...)): "publickey", "password". */
+  readonly method?: string;
 }
 
 export type LineOutcome =
@@ -183,7 +185,11 @@ export class CompiledFilter {
     const address = hostText === undefined ? undefined : canonicalAddress(hostText);
     if (!address) return 'bad-host';
     const user = m.groups?.['user'];
-    this.last = { action: def.action, address, time, rule: def.id, count, ...(user !== undefined ? { user } : {}) };
+    const method = m.groups?.['method'];
+    this.last = {
+      action: def.action, address, time, rule: def.id, count,
+      ...(user !== undefined ? { user } : {}), ...(method !== undefined ? { method } : {}),
+    };
     return 'detected';
   }
 

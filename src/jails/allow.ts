@@ -1,4 +1,6 @@
+import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
+import { ConfigError } from '../config/schema.js';
 import { canonicalAddress, parseCidr, type Address, type Cidr } from '../util/ip.js';
 
 /**
@@ -10,8 +12,12 @@ export class AllowList {
   private readonly ranges: Cidr[];
   private readonly self = new Set<string>();
 
-  constructor(entries: readonly string[]) {
-    this.ranges = entries.map((e) => {
+  /**
+   * @param entries addresses and CIDR ranges
+   * @param names host names with the addresses they resolved to (see resolveAllowNames)
+   */
+  constructor(entries: readonly string[], readonly names: ReadonlyMap<string, readonly string[]> = new Map()) {
+    this.ranges = [...entries, ...[...names.values()].flat()].map((e) => {
       const cidr = parseCidr(e);
       if (!cidr) throw new Error(`allow: "${e}" is not an IP address or CIDR range`);
       return cidr;
@@ -44,4 +50,30 @@ export class AllowList {
   get ownAddresses(): string[] {
     return [...this.self];
   }
+}
+
+/**
+ * Resolves allow-list host names (at load and on reload). A name that does not resolve is a
+ * configuration error: silently allowing nothing would look like protection that is not there.
+ */
+export async function resolveAllowNames(names: readonly string[], timeoutMs = 5000): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  await Promise.all(names.map(async (name) => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const found = await Promise.race([
+        lookup(name, { all: true, verbatim: true }),
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000}s`)), timeoutMs); }),
+      ]);
+      const addresses = [...new Set(found.map((f) => canonicalAddress(f.address)?.text).filter((a): a is string => a !== undefined))];
+      if (!addresses.length) throw new Error('no addresses');
+      out.set(name, addresses);
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new ConfigError(`allow: host name "${name}" does not resolve (${why}); use an address or range, or fix DNS`);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }));
+  return out;
 }

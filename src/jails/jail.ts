@@ -31,6 +31,8 @@ export interface JailHooks {
   isBanned(target: string): boolean;
   /** The jail reached its threshold for a target. */
   requestBan(request: BanRequest): void;
+  /** A failure from a target under an open ban: counted for `warden review`, not toward a ban. */
+  onBannedAttempt?(target: string, time: number, count: number): void;
   /** A successful login (lockout guard, compromise alerts). */
   onSuccess?(jail: string, detection: Detection, line: string): void;
 }
@@ -101,6 +103,7 @@ export class Jail {
       const target = banTarget(d.address, this.config.ipv6Prefix);
       if (this.hooks.isBanned(target)) {
         this.stats.whileBanned += d.count;
+        this.hooks.onBannedAttempt?.(target, d.time, d.count);
         continue;
       }
       if (d.time < oldest) {

@@ -13,13 +13,14 @@ export function caller(): string {
 export const banCommand: Command = {
   name: 'ban',
   summary: 'ban an address or range by hand',
-  usage: `Usage: warden ban IP|CIDR [--jail NAME] [--for DURATION|permanent] [--reason TEXT] [--json] [--socket PATH]
+  usage: `Usage: warden ban IP|CIDR [--jail NAME] [--for DURATION|permanent] [--reason TEXT] [--force] [--json] [--socket PATH]
 
   --jail NAME     recorded with the ban (default "manual")
   --for DURATION  30s, 10m, 1h, 1d, 1w, or "permanent" (default 1d)
+  --force         ban even the address you are connected from (SSH_CONNECTION): you will be cut off
 `,
   async run(args) {
-    const { values, positionals } = parse(args, { ...clientOptions, jail: { type: 'string' }, for: { type: 'string' }, reason: { type: 'string' } }, 1);
+    const { values, positionals } = parse(args, { ...clientOptions, jail: { type: 'string' }, for: { type: 'string' }, reason: { type: 'string' }, force: { type: 'boolean' } }, 1);
     const ip = positionals[0];
     if (!ip) throw new UsageError('which address? e.g. warden ban 203.0.113.7');
     let seconds: number | null | undefined;
@@ -35,8 +36,11 @@ export const banCommand: Command = {
     }
     const jail = values['jail'] as string | undefined;
     const reason = values['reason'] as string | undefined;
+    // SSH_CONNECTION is "client_ip client_port server_ip server_port" in an SSH session (sudo keeps it).
+    const callerAddress = process.env['SSH_CONNECTION']?.split(' ')[0];
     const ban = (await callDaemon(socketPath(values), {
-      cmd: 'ban', ip, by: caller(),
+      cmd: 'ban', ip, by: caller(), force: values['force'] === true,
+      ...(callerAddress ? { callerAddress } : {}),
       ...(jail !== undefined ? { jail } : {}), ...(seconds !== undefined ? { seconds } : {}), ...(reason !== undefined ? { reason } : {}),
     })) as BanView;
     if (values['json']) printJson(ban);

@@ -1,0 +1,86 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { canonicalAddress } from '../util/ip.js';
+
+/**
+ * Addresses that hold an authenticated SSH session right now, read from /proc: sshd's
+ * per-session processes name themselves "sshd: USER@pts/0", "sshd: USER@notty" or
+ * "sshd: USER [priv]" once the user is authenticated (before that: "[preauth]", "[net]",
+ * "[accepted]"). Their TCP sockets, looked up in the process's own /proc/PID/net/tcp (so this
+ * works for an sshd in another network namespace too), give the client's address.
+ */
+const AUTHENTICATED = /^sshd(?:-session)?: (?!\[)[^\s@]+(?:@\S+| \[priv\])\s*$/;
+
+export function authenticatedSshAddresses(procRoot = '/proc'): Set<string> {
+  const out = new Set<string>();
+  let pids: string[];
+  try {
+    pids = readdirSync(procRoot).filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`${procRoot}/${pid}/cmdline`, 'latin1').replace(/\0+$/, '').replace(/\0/g, ' ');
+    } catch {
+      continue; // the process ended, or is not ours to read
+    }
+    if (!AUTHENTICATED.test(cmdline)) continue;
+    const inodes = socketInodes(`${procRoot}/${pid}`);
+    if (!inodes.size) continue;
+    for (const file of ['tcp', 'tcp6']) {
+      let table: string;
+      try {
+        table = readFileSync(`${procRoot}/${pid}/net/${file}`, 'latin1');
+      } catch {
+        continue;
+      }
+      for (const row of table.split('\n').slice(1)) {
+        const f = row.trim().split(/\s+/);
+        // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+        if (f.length < 10 || f[3] !== '01' /* ESTABLISHED */ || !inodes.has(f[9] as string)) continue;
+        const address = decodeProcAddress((f[2] as string).split(':')[0] as string);
+        if (address) out.add(address);
+      }
+    }
+  }
+  return out;
+}
+
+function socketInodes(procDir: string): Set<string> {
+  const out = new Set<string>();
+  let fds: string[];
+  try {
+    fds = readdirSync(`${procDir}/fd`);
+  } catch {
+    return out;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`${procDir}/fd/${fd}`));
+      if (m) out.add(m[1] as string);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * /proc/net/tcp writes addresses as hex of the in-memory bytes: IPv4 as one little-endian 32-bit
+ * word, IPv6 as four of them. Returns the canonical address (IPv4-mapped folded to IPv4).
+ */
+export function decodeProcAddress(hex: string): string | undefined {
+  if (hex.length === 8) {
+    const n = parseInt(hex, 16);
+    return `${n & 255}.${(n >>> 8) & 255}.${(n >>> 16) & 255}.${n >>> 24}`;
+  }
+  if (hex.length !== 32) return undefined;
+  const words: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const w = hex.slice(i * 8, i * 8 + 8);
+    const bytes = [w.slice(6, 8), w.slice(4, 6), w.slice(2, 4), w.slice(0, 2)].join('');
+    words.push(bytes.slice(0, 4), bytes.slice(4, 8));
+  }
+  return canonicalAddress(words.join(':'))?.text;
+}
