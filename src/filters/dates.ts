@@ -143,6 +143,42 @@ export class DateParser {
     return this.isoHourMs + mi * 60_000 + s * 1000 + ms;
   }
 
+  /**
+   * Dates in services' own log formats (the text captured by a filter's date pattern):
+   *   ymd-slash  "2026/03/01 00:00:01"               (nginx error log; local time)
+   *   clf        "01/Mar/2026:00:00:01 +0000"        (common/combined access log)
+   *   ctime      "Sun Mar  1 00:00:01 2026"          (vsftpd's own log; local time)
+   *   apache     "Sun Mar 01 00:00:01.123456 2026"   (Apache error log; local time)
+   *   iso        ISO 8601 / RFC 3339, also "2026-03-01 00:00:01" (Exim)
+   */
+  layout(layout: string, text: string): number {
+    let m: RegExpExecArray | null;
+    switch (layout) {
+      case 'iso': return this.iso(text);
+      case 'ymd-slash':
+        m = /^(\d{4})\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d)$/.exec(text);
+        return m ? this.fields(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, 0, undefined) : NaN;
+      case 'clf': {
+        m = /^(\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})$/.exec(text);
+        const mo = m ? MONTHS[m[2]!] : undefined;
+        return m && mo !== undefined ? this.fields(+m[3]!, mo, +m[1]!, +m[4]!, +m[5]!, +m[6]!, 0, parseOffset(m[7]!)) : NaN;
+      }
+      case 'ctime':
+      case 'apache': {
+        m = /^[A-Z][a-z]{2} ([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))? (\d{4})$/.exec(text);
+        const mo = m ? MONTHS[m[1]!] : undefined;
+        const ms = m?.[6] ? Math.floor(Number(`0.${m[6]}`) * 1000) : 0;
+        return m && mo !== undefined ? this.fields(+m[7]!, mo, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, ms, undefined) : NaN;
+      }
+      default: return NaN;
+    }
+  }
+
+  private fields(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number, offset: number | undefined): number {
+    if (!(mo >= 0 && mo <= 11 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && s <= 60)) return NaN;
+    return this.compose(y, mo, d, h, offset) + mi * 60_000 + s * 1000 + ms;
+  }
+
   /** Epoch ms of the start of an hour in the given offset, the configured zone, or local time. */
   private compose(y: number, mo: number, d: number, h: number, offset: number | undefined): number {
     const off = offset ?? this.fixedOffset;

@@ -45,10 +45,24 @@ export interface FilterDefinition {
   readonly defaultMode: string;
   /** Messages are cut to this many characters before matching (linear cost per line, bounded). */
   readonly maxMessageLength: number;
+  /** How lines are framed: syslog ("DATE HOST PROG[PID]: MSG") or a service's own log format. */
+  readonly format: LineFormat;
   readonly rules: readonly RuleDefinition[];
   /** Where it was loaded from, for error messages. */
   readonly origin: string;
 }
+
+/**
+ * A service's own log format (web server, FTP server, mail server log files): the whole line is
+ * the message, and its date is found by `date` (a pattern with a (?<date>...) group) and read with
+ * one of the known layouts.
+ */
+export type LineFormat =
+  | { readonly kind: 'syslog' }
+  | { readonly kind: 'plain'; readonly date: string; readonly layout: DateLayout };
+
+export type DateLayout = 'iso' | 'ymd-slash' | 'clf' | 'ctime' | 'apache';
+export const DATE_LAYOUTS: readonly DateLayout[] = ['iso', 'ymd-slash', 'clf', 'ctime', 'apache'];
 
 export class FilterDefinitionError extends Error {}
 
@@ -133,11 +147,26 @@ export function parseFilterDefinition(text: string, origin: string): FilterDefin
   const maxLen = raw['max_message_length'] === undefined ? 2048 : Number(raw['max_message_length']);
   if (!Number.isInteger(maxLen) || maxLen < 64) throw new FilterDefinitionError(`${where('max_message_length')}: an integer >= 64`);
   return {
-    name, modes, defaultMode, rules, origin,
+    name, modes, defaultMode, rules, origin, format: readFormat(raw['format'], where('format')),
     description: raw['description'] === undefined ? '' : str(raw['description'], where('description')),
     programs: raw['programs'] === undefined ? [] : strList(raw['programs'], where('programs')),
     maxMessageLength: maxLen,
   };
+}
+
+function readFormat(v: unknown, where: string): LineFormat {
+  if (v === undefined || v === 'syslog') return { kind: 'syslog' };
+  if (!isRecord(v)) throw new FilterDefinitionError(`${where}: "syslog" or { date: PATTERN, layout: ${DATE_LAYOUTS.join('|')} }`);
+  const date = str(v['date'], `${where}.date`);
+  if (!date.includes('(?<date>')) throw new FilterDefinitionError(`${where}.date: the pattern needs a (?<date>...) group`);
+  try {
+    new RegExp(date);
+  } catch (e) {
+    throw new FilterDefinitionError(`${where}.date: invalid pattern: ${(e as Error).message}`);
+  }
+  const layout = str(v['layout'], `${where}.layout`) as DateLayout;
+  if (!DATE_LAYOUTS.includes(layout)) throw new FilterDefinitionError(`${where}.layout: one of ${DATE_LAYOUTS.join(', ')}, not "${layout}"`);
+  return { kind: 'plain', date, layout };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -63,6 +63,8 @@ export class CompiledFilter {
   private readonly marks = new Map<string, { mark: string; at: number }>();
   private readonly dates: DateParser;
   private readonly header: LogHeader = newHeader();
+  /** For services' own log formats: where the date is and how to read it (undefined = syslog). */
+  private readonly format: { readonly date: RegExp; readonly layout: string } | undefined;
   /** Outcome counters since construction (for `warden test` and status). */
   readonly counts = { lines: 0, detected: 0, recognized: 0, unmatched: 0, badHost: 0, other: 0, truncated: 0 };
   /** The last detection, valid right after match() returned 'detected'. */
@@ -76,6 +78,9 @@ export class CompiledFilter {
     }
     this.dates = options.dates ?? new DateParser();
     this.programs = definition.programs;
+    this.format = definition.format.kind === 'plain'
+      ? { date: new RegExp(definition.format.date), layout: definition.format.layout }
+      : undefined;
     this.maxLen = definition.maxMessageLength;
     const active = definition.rules.filter((r) => this.mode === 'aggressive' || r.modes.includes(this.mode));
     // Rules of other modes are still recognised, as 'ignore', so `warden test` lists as unmatched
@@ -106,7 +111,13 @@ export class CompiledFilter {
   match(line: string, fallbackTime: number, knownTime?: number): LineOutcome {
     this.counts.lines++;
     const h = this.header;
-    if (!parseHeader(line, this.dates, h) || !this.acceptsProgram(line, h)) {
+    if (this.format) {
+      // A service's own format: the whole line is the message; no program, no pid.
+      const dm = this.format.date.exec(line);
+      h.time = dm?.groups?.['date'] !== undefined ? this.dates.layout(this.format.layout, dm.groups['date']) : NaN;
+      h.messageStart = 0;
+      h.pidStart = h.pidEnd = 0;
+    } else if (!parseHeader(line, this.dates, h) || !this.acceptsProgram(line, h)) {
       this.counts.other++;
       return 'other';
     }
