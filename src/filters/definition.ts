@@ -50,6 +50,11 @@ export interface FilterDefinition {
   readonly rules: readonly RuleDefinition[];
   /** Where it was loaded from, for error messages. */
   readonly origin: string;
+  /**
+   * Built-in filters are reviewed and tested here; any other file is the user's, and its patterns
+   * must run in linear time (they are compiled for V8's non-backtracking engine, see engine.ts).
+   */
+  readonly builtin: boolean;
 }
 
 /**
@@ -91,12 +96,12 @@ export function loadFilter(nameOrPath: string): FilterDefinition {
     const known = builtinFilterNames().join(', ');
     throw new FilterDefinitionError(`filter "${nameOrPath}": cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)}); built-in filters: ${known}`);
   }
-  const def = parseFilterDefinition(text, path);
+  const def = parseFilterDefinition(text, path, !nameOrPath.includes('/'));
   cache.set(path, def);
   return def;
 }
 
-export function parseFilterDefinition(text: string, origin: string): FilterDefinition {
+export function parseFilterDefinition(text: string, origin: string, builtin = false): FilterDefinition {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) throw new FilterDefinitionError(`${origin}: ${doc.errors[0]!.message}`);
   const raw = doc.toJS() as unknown;
@@ -147,7 +152,7 @@ export function parseFilterDefinition(text: string, origin: string): FilterDefin
   const maxLen = raw['max_message_length'] === undefined ? 2048 : Number(raw['max_message_length']);
   if (!Number.isInteger(maxLen) || maxLen < 64) throw new FilterDefinitionError(`${where('max_message_length')}: an integer >= 64`);
   return {
-    name, modes, defaultMode, rules, origin, format: readFormat(raw['format'], where('format')),
+    name, modes, defaultMode, rules, origin, builtin, format: readFormat(raw['format'], where('format')),
     description: raw['description'] === undefined ? '' : str(raw['description'], where('description')),
     programs: raw['programs'] === undefined ? [] : strList(raw['programs'], where('programs')),
     maxMessageLength: maxLen,

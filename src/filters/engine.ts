@@ -1,4 +1,11 @@
+import { setFlagsFromString } from 'node:v8';
 import { canonicalAddress, type Address } from '../util/ip.js';
+
+// V8's linear-time regex engine: user filters are compiled for it (flag 'l'), so no pattern a user
+// writes can backtrack catastrophically on attacker-controlled text; and every other pattern that
+// it can run falls back to it by itself after excessive backtracking, as a safety net.
+setFlagsFromString('--enable-experimental-regexp-engine');
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 import { DateParser } from './dates.js';
 import type { FilterDefinition, RuleDefinition } from './definition.js';
 import { newHeader, parseHeader, type LogHeader } from './header.js';
@@ -87,7 +94,7 @@ export class CompiledFilter {
     // only the lines no mode knows. They go after the active rules and never shadow one.
     const inactive = definition.rules.filter((r) => !active.includes(r)).map((r): RuleDefinition => ({ ...r, action: 'ignore', requires: undefined }));
     for (const def of [...active, ...inactive]) {
-      for (const rule of compileRule(def, definition.origin)) this.addRule(rule);
+      for (const rule of compileRule(def, definition.origin, !definition.builtin)) this.addRule(rule);
     }
   }
 
@@ -244,16 +251,24 @@ export function unwrapRepeated(message: string): { message: string; count: numbe
   return { message: inner, count: n };
 }
 
-/** Compiles a rule's patterns: `<HOST>` becomes the host group; literal prefixes are extracted. */
-export function compileRule(def: RuleDefinition, origin: string): CompiledRule[] {
+/**
+ * Compiles a rule's patterns: `<HOST>` becomes the host group; literal prefixes are extracted.
+ * With `linear`, patterns must be runnable by the non-backtracking engine: lookarounds and
+ * back-references are refused with an error that names the rule.
+ */
+export function compileRule(def: RuleDefinition, origin: string, linear = false): CompiledRule[] {
   return def.patterns.map((pattern) => {
     let regex: RegExp;
+    // Sticky ('y') instead of '^': the engine matches at the message's offset inside the line.
+    const body = pattern.startsWith('^') ? pattern.slice(1) : `[^]*?(?:${pattern})`;
     try {
-      // Sticky ('y') instead of '^': the engine matches at the message's offset inside the line.
-      const body = pattern.startsWith('^') ? pattern.slice(1) : `[^]*?(?:${pattern})`;
-      regex = new RegExp(body.split(HOST_SLOT).join(HOST_GROUP), 'y');
+      regex = new RegExp(body.split(HOST_SLOT).join(HOST_GROUP), linear ? 'ly' : 'y');
     } catch (e) {
-      throw new Error(`${origin}: rule ${def.id}: invalid pattern: ${(e as Error).message}`);
+      const message = (e as Error).message;
+      if (linear && /linear time/.test(message)) {
+        throw new Error(`${origin}: rule ${def.id}: pattern cannot run in linear time (lookarounds and back-references are not allowed in user filters, so that crafted log lines cannot stall the daemon): ${pattern}`);
+      }
+      throw new Error(`${origin}: rule ${def.id}: invalid pattern: ${message}`);
     }
     return { def, regex, prefix: literalPrefix(pattern) };
   });
