@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve as resolvePath } from 'node:path';
 import { convertRecord, type JournalRecord } from './journal-entry.js';
 import type { LineBatch, LogSource, PositionStore, SourceHealth } from './source.js';
 import { Wakeup } from './wake.js';
@@ -15,8 +16,8 @@ import { Wakeup } from './wake.js';
  * (it is restarted with exponential back-off; the error is in health meanwhile). `--lines all`
  * goes with the cursor because `--follow` otherwise shows only the last 10 entries after it.
  *
- * Note: journalctl ≤ 252 fails with `--follow` on a relative `--file` path ("Failed to get journal
- * fd"): pass absolute paths in extraArgs.
+ * journalctl 252 fails with `--follow` on a relative `--file` path ("Failed to get journal fd"),
+ * so path arguments in extraArgs are made absolute.
  */
 
 export interface JournalSourceOptions {
@@ -44,6 +45,19 @@ const SAVE_INTERVAL_MS = 200;
 const QUEUE_HIGH_WATER = 50_000;
 /** A journalctl that ran this long was healthy: its exit restarts the back-off from the start. */
 const HEALTHY_RUN_MS = 10_000;
+
+const PATH_OPTIONS = new Set(['--file', '--directory', '-D', '--root']);
+
+/** Resolves the values of journalctl's path options against the working directory. */
+function absolutePaths(args: readonly string[]): string[] {
+  return args.map((arg, i) => {
+    const prev = i > 0 ? args[i - 1] : undefined;
+    if (prev !== undefined && PATH_OPTIONS.has(prev)) return resolvePath(arg);
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0 && PATH_OPTIONS.has(arg.slice(0, eq))) return `${arg.slice(0, eq)}=${resolvePath(arg.slice(eq + 1))}`;
+    return arg;
+  });
+}
 
 export class JournalSource implements LogSource {
   readonly name: string;
@@ -179,7 +193,7 @@ export class JournalSource implements LogSource {
     const args = ['--follow', '--output=json', '--no-pager', '--all'];
     if (this.readCursor !== undefined) args.push('--after-cursor', this.readCursor, '--lines', 'all');
     else args.push('--lines', o.backfill ? 'all' : '0');
-    args.push(...(o.extraArgs ?? []));
+    args.push(...absolutePaths(o.extraArgs ?? []));
     // '--' so that no configured match can be taken for an option.
     if (o.matches.length) args.push('--', ...o.matches);
     return args;
