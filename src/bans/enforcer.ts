@@ -2,6 +2,7 @@ import type { Config, JailConfig } from '../config/schema.js';
 import type { BanRequest } from '../jails/jail.js';
 import type { LockoutGuard } from '../jails/guard.js';
 import { formatDuration, humanDuration } from '../util/duration.js';
+import { parseCidr, type Cidr } from '../util/ip.js';
 import type { Logger } from '../util/log.js';
 import type { BanManager } from './manager.js';
 import { decide } from './policy.js';
@@ -30,6 +31,8 @@ export class Enforcer {
     private readonly store: StateStore,
     private readonly bans: BanManager,
     private readonly guard: LockoutGuard,
+    /** Why a range may not be banned whole (allow-list, own addresses), or undefined. */
+    private readonly allowOverlap: (range: Cidr) => string | undefined,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}
@@ -38,8 +41,9 @@ export class Enforcer {
     this.config = config;
   }
 
-  onBanRequest(request: BanRequest, jail: JailConfig): BanRecord | undefined {
+  onBanRequest(asked: BanRequest, jail: JailConfig): BanRecord | undefined {
     const now = this.now();
+    const request = this.narrow(asked);
     const veto = this.guard.reason(request.target);
     if (veto) {
       this.vetoes.push({ at: now, target: request.target, jail: request.jail, why: veto });
@@ -68,6 +72,20 @@ export class Enforcer {
       this.store.addEvent(now, 'info', 'permanent-ban', request.target, `${request.target} banned permanently: ${reason}`, { jail: request.jail });
     }
     return ban;
+  }
+
+  /**
+   * An IPv6 prefix ban that would also cover an allow-listed or own address, or one protected by
+   * the lockout guard, becomes a ban of the failing address alone: the attacker is still stopped
+   * and its innocent neighbours are not.
+   */
+  private narrow(request: BanRequest): BanRequest {
+    if (request.target === request.address) return request;
+    const range = parseCidr(request.target);
+    const why = range ? this.allowOverlap(range) ?? this.guard.reason(request.target) : undefined;
+    if (!why) return request;
+    this.log.info(`banning ${request.address} alone rather than ${request.target}: ${why}`);
+    return { ...request, target: request.address };
   }
 
   /**

@@ -99,7 +99,7 @@ export class Daemon {
     this.store = new StateStore(this.config.stateDir);
     this.bans = new BanManager({ store: this.store, firewall, log: this.log, batchWindowMs: this.config.batchWindowMs, now: this.now });
     this.guard = new LockoutGuard(this.config.guard, this.store, this.now);
-    this.enforcer = new Enforcer(this.config, this.store, this.bans, this.guard, this.log, this.now);
+    this.enforcer = new Enforcer(this.config, this.store, this.bans, this.guard, (range) => this.allow.overlapReason(range), this.log, this.now);
     this.compromise = new CompromiseWatch(this.store, {
       hasRecentFailures: (target) => [...this.jails.values()].some((j) => j.window.count(target) > 0),
       isBanned: (target) => this.bans.isBanned(target),
@@ -269,6 +269,9 @@ export class Daemon {
     if (single && cidr.prefix === (cidr.family === 4 ? 32 : 128)) {
       const why = this.allow.reason(single);
       if (why) throw new Error(`${target} is exempt from bans (${why}); remove it from allow first`);
+    } else {
+      const why = this.allow.overlapReason(cidr);
+      if (why && !request.force) throw new Error(`refusing to ban ${target}: ${why} (use --force to ban the range anyway)`);
     }
     const caller = request.callerAddress ? canonicalAddress(request.callerAddress) : undefined;
     if (caller && cidr.contains(caller) && !request.force) {

@@ -43,6 +43,16 @@ export class AllowList {
     return undefined;
   }
 
+  /** Why a range may not be banned as a whole (it holds an exempt address), or undefined. */
+  overlapReason(range: Cidr): string | undefined {
+    for (const own of this.self) {
+      const a = canonicalAddress(own);
+      if (a && range.contains(a)) return `it contains ${own}, an address of this machine`;
+    }
+    for (const r of this.ranges) if (r.overlaps(range)) return `it overlaps allow ${r.text}`;
+    return undefined;
+  }
+
   get entries(): string[] {
     return this.ranges.map((r) => r.text);
   }

@@ -30,7 +30,10 @@ export class LockoutGuard {
     this.live = undefined;
   }
 
-  /** Why `target` (an address or a prefix) must not be banned automatically, or undefined. */
+  /**
+   * Why `target` (an address or a prefix) must not be banned automatically, or undefined. For a
+   * prefix, this says whether any protected address is inside it.
+   */
   reason(target: string): string | undefined {
     if (!this.config.enabled) return undefined;
     const range = parseCidr(target);

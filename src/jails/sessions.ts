@@ -3,12 +3,13 @@ import { canonicalAddress } from '../util/ip.js';
 
 /**
  * Addresses that hold an authenticated SSH session right now, read from /proc: sshd's
- * per-session processes name themselves "sshd: USER@pts/0", "sshd: USER@notty" or
- * "sshd: USER [priv]" once the user is authenticated (before that: "[preauth]", "[net]",
- * "[accepted]"). Their TCP sockets, looked up in the process's own /proc/PID/net/tcp (so this
- * works for an sshd in another network namespace too), give the client's address.
+ * per-session process names itself "sshd: USER@pts/0" or "sshd: USER@notty" only after the
+ * user has logged in. ("sshd: USER [priv]" is NOT proof: the monitor takes that title as soon as
+ * the client names an existing user, before any password is checked — an attacker guessing root's
+ * password holds one.) Their TCP sockets, looked up in the process's own /proc/PID/net/tcp (so
+ * this works for an sshd in another network namespace too), give the client's address.
  */
-const AUTHENTICATED = /^sshd(?:-session)?: (?!\[)[^\s@]+(?:@\S+| \[priv\])\s*$/;
+const AUTHENTICATED = /^sshd(?:-session)?: (?!\[)[^\s@]+@\S+\s*$/;
 
 export function authenticatedSshAddresses(procRoot = '/proc'): Set<string> {
   const out = new Set<string>();

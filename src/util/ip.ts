@@ -94,6 +94,8 @@ export interface Cidr {
   /** Network address in canonical text with /prefix. */
   readonly text: string;
   contains(address: Address): boolean;
+  /** True when the two ranges share at least one address. */
+  overlaps(other: Cidr): boolean;
 }
 
 export function parseCidr(raw: string): Cidr | undefined {
@@ -114,14 +116,21 @@ export function parseCidr(raw: string): Cidr | undefined {
   if (address.family === 4) {
     const net = maskV4(v4ToInt(address.text), prefix);
     const text = `${intToV4(net)}/${prefix}`;
-    return { family: 4, prefix, text, contains: (a) => a.family === 4 && maskV4(v4ToInt(a.text), prefix) === net };
+    const contains = (a: Address): boolean => a.family === 4 && maskV4(v4ToInt(a.text), prefix) === net;
+    return { family: 4, prefix, text, contains, overlaps: (o) => overlap({ family: 4, prefix, text, contains }, o) };
   }
   const net = maskV6(v6Words(address.text), prefix);
   const text = `${formatV6(net)}/${prefix}`;
-  return {
-    family: 6, prefix, text,
-    contains: (a) => a.family === 6 && sameWords(maskV6(v6Words(a.text), prefix), net),
-  };
+  const contains = (a: Address): boolean => a.family === 6 && sameWords(maskV6(v6Words(a.text), prefix), net);
+  return { family: 6, prefix, text, contains, overlaps: (o) => overlap({ family: 6, prefix, text, contains }, o) };
+}
+
+/** Two ranges overlap exactly when the wider one contains the other's network address. */
+function overlap(a: Pick<Cidr, 'family' | 'prefix' | 'text' | 'contains'>, b: Pick<Cidr, 'family' | 'prefix' | 'text' | 'contains'>): boolean {
+  if (a.family !== b.family) return false;
+  const [wide, narrow] = a.prefix <= b.prefix ? [a, b] : [b, a];
+  const network = canonicalAddress(narrow.text.slice(0, narrow.text.indexOf('/')));
+  return network !== undefined && wide.contains(network);
 }
 
 export function v4ToInt(s: string): number {

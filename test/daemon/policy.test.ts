@@ -157,9 +157,9 @@ test('a manual ban of the caller\'s own address is refused unless forced', async
   const s = setup();
   const d = await s.start();
   try {
-    await assert.rejects(callDaemon(s.socket, { cmd: 'ban', ip: '192.0.2.0/24', by: 't', callerAddress: '192.0.2.44' }), /lock yourself out.*--force/);
-    const forced = (await callDaemon(s.socket, { cmd: 'ban', ip: '192.0.2.0/24', by: 't', callerAddress: '192.0.2.44', force: true })) as BanView;
-    assert.equal(forced.ip, '192.0.2.0/24');
+    await assert.rejects(callDaemon(s.socket, { cmd: 'ban', ip: '198.51.100.0/24', by: 't', callerAddress: '198.51.100.44' }), /lock yourself out.*--force/);
+    const forced = (await callDaemon(s.socket, { cmd: 'ban', ip: '198.51.100.0/24', by: 't', callerAddress: '198.51.100.44', force: true })) as BanView;
+    assert.equal(forced.ip, '198.51.100.0/24');
   } finally {
     await d.stop();
     rmSync(s.dir, { recursive: true, force: true });
@@ -178,6 +178,35 @@ test('permanent_expiry lifts a permanent ban that has not tried again for that l
     assert.deepEqual(list.map((b) => b.ip), ['203.0.113.201']);
     const st = (await callDaemon(s.socket, { cmd: 'status' })) as Status;
     assert.ok(st.events.some((e) => e.kind === 'permanent-expired' && e.address === '203.0.113.200'));
+  } finally {
+    await d.stop();
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+test('an IPv6 prefix ban never covers an allow-listed neighbour: the attacker alone is banned', async () => {
+  const s = setup('allow: [127.0.0.0/8, "::1", "2001:db8::10"]\n');
+  const d = await s.start();
+  try {
+    const lines = Array.from({ length: 3 }, (_, i) => `${stamp()} web01 sshd[${200 + i}]: Failed password for root from 2001:db8::66 port ${5000 + i} ssh2\n`).join('');
+    appendFileSync(s.log, lines);
+    const ban = await until('the narrowed ban', async () => (await callDaemon(s.socket, { cmd: 'bans' }) as BanView[])[0]);
+    assert.equal(ban.ip, '2001:db8::66');
+    await assert.rejects(callDaemon(s.socket, { cmd: 'ban', ip: '2001:db8::/64', by: 't' }), /overlaps allow 2001:db8::10\/128.*--force/);
+  } finally {
+    await d.stop();
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+test('without a protected neighbour an IPv6 attacker is banned with its /64', async () => {
+  const s = setup();
+  const d = await s.start();
+  try {
+    const lines = Array.from({ length: 3 }, (_, i) => `${stamp()} web01 sshd[${300 + i}]: Failed password for root from 2001:db8:5::${i + 1} port ${6000 + i} ssh2\n`).join('');
+    appendFileSync(s.log, lines);
+    const ban = await until('the prefix ban', async () => (await callDaemon(s.socket, { cmd: 'bans' }) as BanView[])[0]);
+    assert.equal(ban.ip, '2001:db8:5::/64', 'three addresses of one /64 counted together');
   } finally {
     await d.stop();
     rmSync(s.dir, { recursive: true, force: true });

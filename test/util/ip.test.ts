@@ -50,3 +50,13 @@ test('durations parse the units people write and reject the rest', () => {
   assert.equal(formatDuration(600), '10m');
   assert.equal(formatDuration(90), '90s');
 });
+
+test('ranges overlap when one holds part of the other', () => {
+  const p = (s: string) => parseCidr(s)!;
+  assert.equal(p('2001:db8::/64').overlaps(p('2001:db8::10')), true);
+  assert.equal(p('2001:db8::10').overlaps(p('2001:db8::/64')), true);
+  assert.equal(p('2001:db8:1::/64').overlaps(p('2001:db8::/64')), false);
+  assert.equal(p('192.0.2.0/24').overlaps(p('192.0.0.0/16')), true);
+  assert.equal(p('192.0.2.0/24').overlaps(p('192.0.3.0/24')), false);
+  assert.equal(p('192.0.2.0/24').overlaps(p('2001:db8::/32')), false);
+});
