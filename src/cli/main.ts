@@ -12,13 +12,17 @@ import { reloadCommand } from './commands/reload.js';
 import { testCommand } from './commands/test.js';
 import { configCommand } from './commands/config.js';
 import { reviewCommand } from './commands/review.js';
+import { whoCommand } from './commands/who.js';
+import { lastCommand } from './commands/last.js';
+import { connectionsCommand } from './commands/connections.js';
 
 /**
  * `warden COMMAND [options]`. Each command lives in its own file under commands/ and exports a
  * Command: its usage text and a function from arguments to an exit status.
  */
 const COMMANDS: readonly Command[] = [
-  runCommand, statusCommand, bansCommand, banCommand, unbanCommand, reviewCommand, reloadCommand, testCommand, configCommand,
+  runCommand, statusCommand, bansCommand, banCommand, unbanCommand, reviewCommand, reloadCommand,
+  whoCommand, lastCommand, connectionsCommand, testCommand, configCommand,
 ];
 
 function help(): string {

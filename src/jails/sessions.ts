@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { canonicalAddress } from '../util/ip.js';
+import { decodeHexAddress } from '../investigate/connections.js';
 
 /**
  * Addresses that hold an authenticated SSH session right now, read from /proc: sshd's
@@ -40,7 +40,7 @@ export function authenticatedSshAddresses(procRoot = '/proc'): Set<string> {
         const f = row.trim().split(/\s+/);
         // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
         if (f.length < 10 || f[3] !== '01' /* ESTABLISHED */ || !inodes.has(f[9] as string)) continue;
-        const address = decodeProcAddress((f[2] as string).split(':')[0] as string);
+        const address = decodeHexAddress((f[2] as string).split(':')[0] as string);
         if (address) out.add(address);
       }
     }
@@ -65,23 +65,4 @@ function socketInodes(procDir: string): Set<string> {
     }
   }
   return out;
-}
-
-/**
- * /proc/net/tcp writes addresses as hex of the in-memory bytes: IPv4 as one little-endian 32-bit
- * word, IPv6 as four of them. Returns the canonical address (IPv4-mapped folded to IPv4).
- */
-export function decodeProcAddress(hex: string): string | undefined {
-  if (hex.length === 8) {
-    const n = parseInt(hex, 16);
-    return `${n & 255}.${(n >>> 8) & 255}.${(n >>> 16) & 255}.${n >>> 24}`;
-  }
-  if (hex.length !== 32) return undefined;
-  const words: string[] = [];
-  for (let i = 0; i < 4; i++) {
-    const w = hex.slice(i * 8, i * 8 + 8);
-    const bytes = [w.slice(6, 8), w.slice(4, 6), w.slice(2, 4), w.slice(0, 2)].join('');
-    words.push(bytes.slice(0, 4), bytes.slice(4, 8));
-  }
-  return canonicalAddress(words.join(':'))?.text;
 }

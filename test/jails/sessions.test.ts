@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { authenticatedSshAddresses, decodeProcAddress } from '../../src/jails/sessions.js';
+import { authenticatedSshAddresses } from '../../src/jails/sessions.js';
+import { utmpSessionAddresses } from '../../src/jails/utmp-sessions.js';
+import { encodeUtmp, UtmpType } from '../../src/investigate/utmp.js';
 
 /**
  * The /proc reading of the lockout guard, on a /proc-shaped tree written here (process titles,
@@ -39,9 +41,20 @@ test('only sessions past authentication protect their address; a [priv] monitor 
   }
 });
 
-test('/proc/net/tcp addresses decode for both families, mapped IPv4 folded', () => {
-  assert.equal(decodeProcAddress('420200C0'), '192.0.2.66');
-  assert.equal(decodeProcAddress('B80D0120000000000000000001000000'), '2001:db8::1');
-  assert.equal(decodeProcAddress('0000000000000000FFFF0000420200C0'), '192.0.2.66');
-  assert.equal(decodeProcAddress('zz'), undefined);
+test('utmp sessions of live processes protect their address; stale records do not', () => {
+  const root = mkdtempSync(join(tmpdir(), 'warden-utmp-'));
+  try {
+    mkdirSync(join(root, 'proc', '4242'), { recursive: true });
+    writeFileSync(join(root, 'proc', '4242', 'stat'), '4242 (bash) S');
+    const file = join(root, 'utmp');
+    writeFileSync(file, Buffer.concat([
+      encodeUtmp({ type: UtmpType.USER_PROCESS, pid: 4242, line: 'pts/0', user: 'alice', host: '2001:db8::10', address: '2001:db8::10', sec: 1_700_000_000 }),
+      encodeUtmp({ type: UtmpType.USER_PROCESS, pid: 999_999, line: 'pts/1', user: 'bob', host: '198.51.100.9', address: '198.51.100.9', sec: 1_700_000_000 }),
+      encodeUtmp({ type: UtmpType.LOGIN_PROCESS, pid: 4242, line: 'tty1', user: 'LOGIN', sec: 1_700_000_000 }),
+    ]));
+    assert.deepEqual([...utmpSessionAddresses(file, join(root, 'proc'))], ['2001:db8::10']);
+    assert.deepEqual([...utmpSessionAddresses(join(root, 'missing'))], [], 'no utmp: nothing, no error');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
