@@ -21,10 +21,12 @@ export interface GuardVeto {
 }
 
 const MAX_VETOES_SHOWN = 20;
+const VETO_EVENT_INTERVAL_MS = 10 * 60_000;
 
 export class Enforcer {
   /** The latest would-be bans the guard stopped, newest last (shown in `warden status`). */
   readonly vetoes: GuardVeto[] = [];
+  private readonly lastVetoEvent = new Map<string, number>();
 
   constructor(
     private config: Config,
@@ -50,7 +52,12 @@ export class Enforcer {
       if (this.vetoes.length > MAX_VETOES_SHOWN) this.vetoes.shift();
       const message = `lockout guard: not banning ${request.target} (${request.failures} failures in ${request.jail}): ${veto}`;
       this.log.warn(message);
-      this.store.addEvent(now, 'warning', 'guard-veto', request.target, message, { jail: request.jail, evidence: request.evidence });
+      // One stored event per address per interval: a typo-prone admin must not flood the record.
+      const last = this.lastVetoEvent.get(request.target);
+      if (last === undefined || now - last > VETO_EVENT_INTERVAL_MS) {
+        this.lastVetoEvent.set(request.target, now);
+        this.store.addEvent(now, 'warning', 'guard-veto', request.target, message, { jail: request.jail, evidence: request.evidence });
+      }
       return undefined;
     }
     const decision = decide({

@@ -182,6 +182,8 @@ export class StateStore implements PositionStore {
       allPositions: this.db.prepare('SELECT key, value FROM positions'),
       insertEvent: this.db.prepare('INSERT INTO events (at, severity, kind, address, message, detail) VALUES (?, ?, ?, ?, ?, ?)'),
       recentEvents: this.db.prepare('SELECT id, at, severity, kind, address, message FROM events ORDER BY id DESC LIMIT ?'),
+      criticalSince: this.db.prepare(`SELECT id, at, severity, kind, address, message FROM events
+        WHERE severity = 'critical' AND at >= ? ORDER BY id DESC LIMIT 100`),
     };
     for (const row of this.stmts.allPositions.all() as Array<{ key: string; value: string }>) this.positions.set(row.key, row.value);
   }
@@ -260,6 +262,11 @@ export class StateStore implements PositionStore {
     return this.stmts.recentEvents.all(limit) as EventRecord[];
   }
 
+  /** Critical events since `since` (newest first, at most 100): they must not scroll out of view. */
+  criticalEventsSince(since: number): EventRecord[] {
+    return this.stmts.criticalSince.all(since) as EventRecord[];
+  }
+
   // ------------------------------------------------------------------ positions + counters
 
   loadPosition(key: string): string | undefined {
@@ -296,6 +303,14 @@ export class StateStore implements PositionStore {
       }
     })();
     this.pendingPositions.clear();
+  }
+
+  /**
+   * Runs `work` in one transaction. The daemon processes each batch of log lines inside one, so
+   * the bans, offences and events a flood produces cost one commit per batch, not one per row.
+   */
+  inTransaction<T>(work: () => T): T {
+    return this.db.inTransaction ? work() : this.db.transaction(work)();
   }
 
   close(): void {

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { loadConfigFile, loadDefaultConfig } from '../config/load.js';
 import type { Config, JailConfig } from '../config/schema.js';
 import { BanManager } from '../bans/manager.js';
-import { StateStore, type BanRecord } from '../bans/store.js';
+import { StateStore, type BanRecord, type EventRecord } from '../bans/store.js';
 import { createFirewall, type Firewall } from '../firewall/index.js';
 import { AllowList, resolveAllowNames } from '../jails/allow.js';
 import { LockoutGuard } from '../jails/guard.js';
@@ -104,6 +104,9 @@ export class Daemon {
       hasRecentFailures: (target) => [...this.jails.values()].some((j) => j.window.count(target) > 0),
       isBanned: (target) => this.bans.isBanned(target),
     }, this.log, this.now);
+    this.compromise.onLogin = (method) => {
+      if (method === 'publickey') this.guard.loginRecorded();
+    };
     this.control = new ControlServer(this.config.socket, (r) => this.handle(r), this.log);
   }
 
@@ -214,14 +217,16 @@ export class Daemon {
   private async pump(source: LogSource, jails: Set<Jail>): Promise<void> {
     try {
       for await (const batch of source.batches()) {
-        for (const jail of jails) {
-          try {
-            jail.process(batch);
-          } catch (e) {
-            // A bug in one jail must not stop the others or the reader.
-            this.log.error(`jail ${jail.name}: ${(e as Error).stack ?? String(e)}`);
+        this.store.inTransaction(() => {
+          for (const jail of jails) {
+            try {
+              jail.process(batch);
+            } catch (e) {
+              // A bug in one jail must not stop the others or the reader.
+              this.log.error(`jail ${jail.name}: ${(e as Error).stack ?? String(e)}`);
+            }
           }
-        }
+        });
       }
     } catch (e) {
       this.log.error(`source ${source.name} stopped: ${(e as Error).message}`);
@@ -394,9 +399,17 @@ export class Daemon {
       guard: { ...this.config.guard, vetoes: this.enforcer.vetoes.map((v) => ({ ...v, at: new Date(v.at).toISOString() })) },
       bans: { active: open.length, permanent: open.filter((b) => b.until === null).length },
       jails, warnings, lastReload: this.lastReload ?? null,
-      events: this.store.recentEvents(10).map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
+      // The newest events, plus every critical one of the last week: a compromise alert must not
+      // scroll out of view behind routine events.
+      events: mergeEvents(this.store.criticalEventsSince(now - 7 * 86_400_000), this.store.recentEvents(10))
+        .map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
     };
   }
+}
+
+function mergeEvents(a: readonly EventRecord[], b: readonly EventRecord[]): EventRecord[] {
+  const byId = new Map([...a, ...b].map((e) => [e.id, e]));
+  return [...byId.values()].sort((x, y) => y.id - x.id);
 }
 
 export function banView(b: BanRecord, now: number): BanView {

@@ -164,21 +164,28 @@ export class CompiledFilter {
     return false;
   }
 
-  /** Tries the rules on the message `text[start..]`; `line` is the whole line (for its pid). */
+  /**
+   * Tries the rules on the message `text[start..]`; `line` is the whole line (for its pid). A
+   * rule whose host slot held no address does not end the search: a later, more specific pattern
+   * may still find the address.
+   */
   private matchMessage(text: string, start: number, line: string, count: number, time: number): LineOutcome {
+    let badHost = false;
     const space = text.indexOf(' ', start);
     const bucket = space > start ? this.byFirstWord.get(wordKey(text, start, space)) : undefined;
     if (bucket) {
       for (const rule of bucket) {
         const outcome = this.tryRule(rule, text, start, line, count, time);
-        if (outcome !== undefined) return outcome;
+        if (outcome === 'bad-host') badHost = true;
+        else if (outcome !== undefined) return outcome;
       }
     }
     for (const rule of this.unbucketed) {
       const outcome = this.tryRule(rule, text, start, line, count, time);
-      if (outcome !== undefined) return outcome;
+      if (outcome === 'bad-host') badHost = true;
+      else if (outcome !== undefined) return outcome;
     }
-    return 'unmatched';
+    return badHost ? 'bad-host' : 'unmatched';
   }
 
   private tryRule(rule: CompiledRule, text: string, start: number, line: string, count: number, time: number): LineOutcome | undefined {

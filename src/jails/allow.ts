@@ -27,6 +27,7 @@ export class AllowList {
 
   /** Re-reads the machine's own addresses (they can change: DHCP, new interfaces). */
   refreshSelf(): void {
+    this.answers.clear();
     this.self.clear();
     for (const list of Object.values(networkInterfaces())) {
       for (const info of list ?? []) {
@@ -38,10 +39,18 @@ export class AllowList {
 
   /** Why an address is exempt ("allow 127.0.0.0/8", "own address"), or undefined. */
   reason(address: Address): string | undefined {
-    if (this.self.has(address.text)) return 'own address';
-    for (const r of this.ranges) if (r.contains(address)) return `allow ${r.text}`;
-    return undefined;
+    // Attackers repeat: remember answers (bounded) so a flood costs one look-up per line.
+    const cached = this.answers.get(address.text);
+    if (cached !== undefined) return cached === '' ? undefined : cached;
+    let why = '';
+    if (this.self.has(address.text)) why = 'own address';
+    else for (const r of this.ranges) if (r.contains(address)) { why = `allow ${r.text}`; break; }
+    if (this.answers.size >= 65_536) this.answers.clear();
+    this.answers.set(address.text, why);
+    return why === '' ? undefined : why;
   }
+
+  private readonly answers = new Map<string, string>();
 
   /** Why a range may not be banned as a whole (it holds an exempt address), or undefined. */
   overlapReason(range: Cidr): string | undefined {

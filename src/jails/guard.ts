@@ -17,6 +17,7 @@ const CACHE_MS = 2000;
 
 export class LockoutGuard {
   private live: { at: number; addresses: Set<string> } | undefined;
+  private logins: { at: number; rows: ReturnType<StateStore['loginsSince']> } | undefined;
 
   constructor(
     private config: GuardConfig,
@@ -28,6 +29,7 @@ export class LockoutGuard {
   reconfigure(config: GuardConfig): void {
     this.config = config;
     this.live = undefined;
+    this.logins = undefined;
   }
 
   /**
@@ -42,14 +44,26 @@ export class LockoutGuard {
       const a = canonicalAddress(address);
       if (a && range.contains(a)) return `${address} has a logged-in session on this machine`;
     }
-    const since = this.now() - this.config.recent * 1000;
-    for (const login of this.store.loginsSince(since, 'publickey')) {
+    for (const login of this.recentKeyLogins()) {
       const a = canonicalAddress(login.address);
       if (a && range.contains(a)) {
         return `${login.address} logged in as ${login.user} with a key at ${new Date(login.at).toISOString()}`;
       }
     }
     return undefined;
+  }
+
+  private recentKeyLogins(): ReturnType<StateStore['loginsSince']> {
+    const now = this.now();
+    if (this.logins && now - this.logins.at < CACHE_MS) return this.logins.rows;
+    const rows = this.store.loginsSince(now - this.config.recent * 1000, 'publickey');
+    this.logins = { at: now, rows };
+    return rows;
+  }
+
+  /** A key login just recorded must protect at once, not after the cache expires. */
+  loginRecorded(): void {
+    this.logins = undefined;
   }
 
   private liveAddresses(): Set<string> {

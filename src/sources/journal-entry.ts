@@ -64,12 +64,9 @@ export function convertRecord(record: Record<string, unknown>): JournalRecord | 
   const ident = fieldText(record['SYSLOG_IDENTIFIER']) ?? fieldText(record['_COMM']) ?? 'unknown';
   const pid = fieldText(record['_PID']) ?? fieldText(record['SYSLOG_PID']);
   const prefix = `${formatRealtime(micros)} ${host} ${ident}${pid ? `[${pid}]` : ''}: `;
-  const lines: string[] = [];
-  if (message.includes('\n')) {
-    for (const part of message.split('\n')) if (part !== '') lines.push(prefix + part);
-    if (lines.length === 0) lines.push(prefix);
-  } else {
-    lines.push(prefix + message);
-  }
-  return { lines, time: Number(micros / 1000n), cursor: fieldText(record['__CURSOR']) };
+  // One journal entry is one line. A newline inside MESSAGE is escaped the way rsyslog writes it
+  // (#012), never split: a service that logs attacker text containing a newline would otherwise
+  // hand the attacker a second line with this entry's genuine program and pid in front of it.
+  const text = message.replace(/\r?\n$/, '').replace(/\r/g, '#015').replace(/\n/g, '#012');
+  return { lines: [prefix + text], time: Number(micros / 1000n), cursor: fieldText(record['__CURSOR']) };
 }

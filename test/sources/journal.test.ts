@@ -123,13 +123,12 @@ describe('journal entry conversion', () => {
     assert.equal(rec.cursor, 's=1;i=2');
   });
 
-  it('decodes byte-array messages, splits multi-line ones, falls back for missing fields', () => {
-    const bytes = [...Buffer.from('caf\u00e9\nsecond line\n')];
+  it('decodes byte-array messages, keeps a multi-line one as one escaped line, falls back for missing fields', () => {
+    const bytes = [...Buffer.from('caf\u00e9\nFailed password for root from 198.51.100.9 port 1 ssh2\n')];
     const rec = convertRecord({ __REALTIME_TIMESTAMP: '1772323200000000', _COMM: 'sshd-session', MESSAGE: bytes });
     assert.ok(rec);
-    assert.equal(rec.lines.length, 2);
-    assert.match(rec.lines[0] ?? '', /^2026-03-01T00:00:00\.000000\+00:00 \S+ sshd-session: caf\u00e9$/);
-    assert.match(rec.lines[1] ?? '', / sshd-session: second line$/);
+    assert.equal(rec.lines.length, 1, 'a newline in a message cannot forge a second line with a genuine header');
+    assert.match(rec.lines[0] ?? '', /^2026-03-01T00:00:00\.000000\+00:00 \S+ sshd-session: caf\u00e9#012Failed password for root from 198\.51\.100\.9 port 1 ssh2$/);
     assert.equal(convertRecord({ __REALTIME_TIMESTAMP: '1', MESSAGE: null }), undefined);
     assert.equal(convertRecord({ MESSAGE: 'a\0b' }), undefined);
     assert.equal(fieldText(['first', 'second']), 'first');
