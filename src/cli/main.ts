@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 import { ConfigError } from '../config/schema.js';
 import { ControlError } from '../control/client.js';
 import { UsageError } from './usage.js';

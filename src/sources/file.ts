@@ -98,7 +98,7 @@ export class FileSource implements LogSource {
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.pollMs = options.pollFallbackMs ?? 1000;
     this.graceMs = options.rotationGraceMs ?? 2000;
-    this.maxBatchLines = options.maxBatchLines ?? 20_000;
+    this.maxBatchLines = options.maxBatchLines ?? 8192;
   }
 
   health(): SourceHealth {

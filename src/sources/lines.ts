@@ -25,7 +25,7 @@ export interface LineCounters {
 
 export const DEFAULT_MAX_LINE_BYTES = 16_384;
 /** Bytes asked for per read: large enough that syscall and promise overhead vanish per line. */
-export const DEFAULT_READ_CHUNK_BYTES = 1 << 20;
+export const DEFAULT_READ_CHUNK_BYTES = 1 << 18;
 
 const NEWLINE = 0x0a;
 
