@@ -541,6 +541,7 @@ async function jsonPerHost(file, mode) {
   const perHost = new Map();
   let carry = '';
   let header = '';
+  let tail = '';
   const re = /"host":"([^"]+)"/g;
   const r = await runTimed([process.execPath, CLI, 'test', '--mode', mode, '--json', file], {
     timeoutS: 300,
@@ -548,6 +549,7 @@ async function jsonPerHost(file, mode) {
     onStdout: (d) => {
       const text = carry + d.toString('latin1');
       if (header.length < 100) header += text.slice(0, 100);
+      tail = (tail + text).slice(-200);
       const cut = text.lastIndexOf('}');
       const body = cut >= 0 ? text.slice(0, cut + 1) : '';
       carry = cut >= 0 ? text.slice(cut + 1) : text;
@@ -555,7 +557,8 @@ async function jsonPerHost(file, mode) {
       for (let m; (m = re.exec(body)); ) perHost.set(m[1], (perHost.get(m[1]) ?? 0) + 1);
     },
   });
-  const lines = Number(/"lines":(\d+)/.exec(header)?.[1] ?? NaN);
+  // "lines" leads the object in older output and ends it since failures are streamed.
+  const lines = Number(/"lines":(\d+)/.exec(header + tail)?.[1] ?? NaN);
   return { ...r, perHost, lines };
 }
 

@@ -3,26 +3,32 @@ import { ConfigError } from '../config/schema.js';
 import { ControlError } from '../control/client.js';
 import { UsageError } from './usage.js';
 import type { Command } from './command.js';
-import { runCommand } from './commands/run.js';
-import { statusCommand } from './commands/status.js';
-import { bansCommand } from './commands/bans.js';
-import { banCommand } from './commands/ban.js';
-import { unbanCommand } from './commands/unban.js';
-import { reloadCommand } from './commands/reload.js';
-import { testCommand } from './commands/test.js';
-import { configCommand } from './commands/config.js';
-import { reviewCommand } from './commands/review.js';
-import { whoCommand } from './commands/who.js';
-import { lastCommand } from './commands/last.js';
-import { connectionsCommand } from './commands/connections.js';
 
 /**
  * `warden COMMAND [options]`. Each command lives in its own file under commands/ and exports a
- * Command: its usage text and a function from arguments to an exit status.
+ * Command (usage text and a function from arguments to an exit status). Modules are loaded only
+ * when their command runs, so a quick `warden bans` does not pay for parsing filters or opening
+ * SQLite.
  */
-const COMMANDS: readonly Command[] = [
-  runCommand, statusCommand, bansCommand, banCommand, unbanCommand, reviewCommand, reloadCommand,
-  whoCommand, lastCommand, connectionsCommand, testCommand, configCommand,
+interface Entry {
+  readonly name: string;
+  readonly summary: string;
+  load(): Promise<Command>;
+}
+
+const COMMANDS: readonly Entry[] = [
+  { name: 'run', summary: 'run the protection daemon in the foreground', load: async () => (await import('./commands/run.js')).runCommand },
+  { name: 'status', summary: 'show the daemon, its jails, sources, firewall and warnings', load: async () => (await import('./commands/status.js')).statusCommand },
+  { name: 'bans', summary: 'list active bans', load: async () => (await import('./commands/bans.js')).bansCommand },
+  { name: 'ban', summary: 'ban an address or range by hand', load: async () => (await import('./commands/ban.js')).banCommand },
+  { name: 'unban', summary: 'lift a ban (temporary or permanent)', load: async () => (await import('./commands/unban.js')).unbanCommand },
+  { name: 'review', summary: 'review permanent bans with their evidence', load: async () => (await import('./commands/review.js')).reviewCommand },
+  { name: 'reload', summary: 're-read the configuration without dropping bans', load: async () => (await import('./commands/reload.js')).reloadCommand },
+  { name: 'who', summary: 'who is logged in now (utmp)', load: async () => (await import('./commands/who.js')).whoCommand },
+  { name: 'last', summary: 'login history (wtmp, rotated and compressed), reboots, crashes', load: async () => (await import('./commands/last.js')).lastCommand },
+  { name: 'connections', summary: 'open TCP connections per remote address, with ban state', load: async () => (await import('./commands/connections.js')).connectionsCommand },
+  { name: 'test', summary: 'run a filter over a log and report what it finds', load: async () => (await import('./commands/test.js')).testCommand },
+  { name: 'config', summary: 'print the embedded default, or check a configuration file', load: async () => (await import('./commands/config.js')).configCommand },
 ];
 
 function help(): string {
@@ -42,11 +48,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write('warden 0.1.0\n');
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     process.stderr.write(`warden: unknown command "${name}"\n\n${help()}`);
     return 2;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.usage);
     return 0;
@@ -70,6 +77,12 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+// Output piped into `head` and closed early is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

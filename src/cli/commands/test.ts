@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { CompiledFilter } from '../../filters/engine.js';
 import { DateParser } from '../../filters/dates.js';
 import { loadFilter } from '../../filters/definition.js';
@@ -12,7 +12,7 @@ export const testCommand: Command = {
   usage: `Usage: warden test [--filter NAME|FILE] [--mode MODE] [--timezone TZ] [--json] [--unmatched N] FILE|-
 
 Runs a filter (default sshd) over a log file ("-" = stdin), like a regex tester.
-  --json         one JSON object: {"lines", "matched", "failures": [{"line", "host", "time", "rule"}]}
+  --json         one JSON object: {"failures": [{"line", "host", "time", "rule"}], "lines", "matched"}
                  (line = 1-based line number; time = ISO 8601 with offset; each repeat of a
                  "message repeated N times" line is one failure)
   --unmatched N  show up to N lines of the filter's programs that no rule matched (default 10)
@@ -34,7 +34,17 @@ WARDEN_NOW (epoch seconds) sets "now" for inferring the year of syslog dates.
     if (!Number.isInteger(showUnmatched) || showUnmatched < 0) throw new UsageError('--unmatched takes a whole number');
     const json = values['json'] === true;
 
+    // JSON failures are streamed out as they are found, so a log of millions of lines needs no
+    // memory for them: {"failures":[...],"lines":N,"matched":M}.
     const failures: string[] = [];
+    let written = 0;
+    const flushFailures = (): void => {
+      if (!failures.length) return;
+      writeOut((written === 0 ? '' : ',') + failures.join(','));
+      written += failures.length;
+      failures.length = 0;
+    };
+    if (json) writeOut('{"failures":[');
     const perRule = new Map<string, number>();
     const perHost = new Map<string, number>();
     const unmatched: string[] = [];
@@ -59,11 +69,13 @@ WARDEN_NOW (epoch seconds) sets "now" for inferring the year of syslog dates.
       if (json) {
         const entry = `{"line":${n},"host":"${d.address.text}","time":"${isoWithOffset(d.time)}","rule":"${d.rule}"}`;
         for (let i = 0; i < d.count; i++) failures.push(entry);
+        if (failures.length >= 4096) flushFailures();
       }
     });
     const seconds = (performance.now() - started) / 1000;
     if (json) {
-      process.stdout.write(`{"lines":${lines},"matched":${matched},"failures":[${failures.join(',')}]}\n`);
+      flushFailures();
+      writeOut(`],"lines":${lines},"matched":${matched}}\n`);
       return 0;
     }
     const c = filter.counts;
@@ -84,6 +96,22 @@ WARDEN_NOW (epoch seconds) sets "now" for inferring the year of syslog dates.
     return 0;
   },
 };
+
+/** Synchronous write to stdout: output keeps pace with the scan instead of queueing in memory. */
+function writeOut(text: string): void {
+  const data = Buffer.from(text, 'utf8');
+  let offset = 0;
+  while (offset < data.length) {
+    try {
+      offset += writeSync(1, data, offset);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      if (code === 'EPIPE') process.exit(0); // the reader (head, a pager) is done
+      throw e;
+    }
+  }
+}
 
 /** Calls `fn` for every line of a file (or stdin for "-"), reading in large chunks. */
 function forEachLine(file: string, fn: (line: string, lineNumber: number) => void): void {
