@@ -250,7 +250,19 @@ export class Daemon {
 
   private sweep(): void {
     for (const ban of this.bans.sweep()) this.log.info(`ban of ${ban.target} (${ban.jail}) expired`);
+    // A log that disappears or becomes unreadable is said once in the log (and shown in status
+    // for as long as it lasts), and so is its recovery.
+    for (const running of this.sources.values()) {
+      const h = running.source.health();
+      const before = this.sourceErrors.get(running.key);
+      if (h.error !== undefined && h.error !== before) this.log.error(`source ${h.name}: ${h.error}`);
+      if (h.error === undefined && before !== undefined) this.log.info(`source ${h.name}: reading again (${h.state})`);
+      if (h.error === undefined) this.sourceErrors.delete(running.key);
+      else this.sourceErrors.set(running.key, h.error);
+    }
   }
+
+  private readonly sourceErrors = new Map<string, string>();
 
   // ------------------------------------------------------------------ control
 
