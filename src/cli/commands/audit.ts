@@ -122,7 +122,8 @@ export function renderAudit(a: SshAudit): string {
   out.push('', `VERDICT: ${p.verdict}`);
 
   if (p.changes.length) {
-    out.push('', `PLAN (what --apply writes to ${safeText(p.dropin.path)}):`);
+    out.push('', p.safe ? `PLAN (what --apply writes to ${safeText(p.dropin.path)}):`
+      : 'PLAN (changes that cannot lock anybody out; --apply still waits for a proven admin key login):');
     for (const c of p.changes) out.push(`  ${c.setting} ${safeText(c.from)} -> ${safeText(c.to)}   (${c.why})`);
   }
   if (p.withheld.length) {
