@@ -11,8 +11,12 @@ import type { DateParser } from './dates.js';
  *   "<38>Mar  1 00:00:01 host prog[123]: msg"                 (RFC 3164 with priority)
  */
 export interface LogHeader {
-  /** Epoch ms, NaN when the line has no recognisable date. */
+  /** Epoch ms, NaN when the line has no recognisable date (filled by readHeaderDate). */
   time: number;
+  /** Where the date is and how it is written: read only for lines a filter wants. */
+  dateKind: DateKind;
+  dateStart: number;
+  dateEnd: number;
   hostStart: number;
   hostEnd: number;
   programStart: number;
@@ -23,18 +27,31 @@ export interface LogHeader {
   messageStart: number;
 }
 
+export const enum DateKind { None, Syslog, Iso }
+
 export function newHeader(): LogHeader {
-  return { time: NaN, hostStart: 0, hostEnd: 0, programStart: 0, programEnd: 0, pidStart: 0, pidEnd: 0, messageStart: 0 };
+  return { time: NaN, dateKind: DateKind.None, dateStart: 0, dateEnd: 0, hostStart: 0, hostEnd: 0, programStart: 0, programEnd: 0, pidStart: 0, pidEnd: 0, messageStart: 0 };
 }
 
-/** Fills `out` and returns true, or returns false for a line that is not syslog-shaped. */
-export function parseHeader(line: string, dates: DateParser, out: LogHeader): boolean {
+/** Reads the date located by parseHeader into `h.time` (NaN when there is none or it is malformed). */
+export function readHeaderDate(line: string, dates: DateParser, h: LogHeader): number {
+  h.time = h.dateKind === DateKind.Syslog ? dates.syslogAt(line, h.dateStart)
+    : h.dateKind === DateKind.Iso ? dates.isoAt(line, h.dateStart, h.dateEnd) : NaN;
+  return h.time;
+}
+
+/**
+ * Fills `out` with the positions of the header fields and returns true, or returns false for a
+ * line that is not syslog-shaped. The date is located, not read: lines of programs no filter
+ * reads never pay for date arithmetic (call readHeaderDate).
+ */
+export function parseHeader(line: string, out: LogHeader): boolean {
   let pos = 0;
   if (line.charCodeAt(0) === 60 /* < */) {
     const close = line.indexOf('>');
     if (close < 2 || close > 4) return false;
     pos = close + 1;
-    if (line.charCodeAt(pos) === 49 /* 1 */ && line.charCodeAt(pos + 1) === 32) return parse5424(line, pos + 2, dates, out);
+    if (line.charCodeAt(pos) === 49 /* 1 */ && line.charCodeAt(pos + 1) === 32) return parse5424(line, pos + 2, out);
   }
   let rest: number;
   const c0 = line.charCodeAt(pos);
@@ -43,12 +60,16 @@ export function parseHeader(line: string, dates: DateParser, out: LogHeader): bo
     let end = line.indexOf(' ', pos);
     if (end === pos + 10 && line.charCodeAt(pos + 13) === 58) end = line.indexOf(' ', pos + 11);
     if (end < 0) return false;
-    out.time = dates.isoAt(line, pos, end);
+    out.dateKind = DateKind.Iso;
+    out.dateStart = pos;
+    out.dateEnd = end;
     rest = end + 1;
   } else {
-    if (line.charCodeAt(pos + 15) !== 32) return false;
-    out.time = dates.syslogAt(line, pos);
-    if (Number.isNaN(out.time)) return false;
+    // "Mmm dd hh:mm:ss ": checked for shape here, read later.
+    if (line.charCodeAt(pos + 15) !== 32 || line.charCodeAt(pos + 3) !== 32 || line.charCodeAt(pos + 9) !== 58 || line.charCodeAt(pos + 12) !== 58) return false;
+    out.dateKind = DateKind.Syslog;
+    out.dateStart = pos;
+    out.dateEnd = pos + 15;
     rest = pos + 16;
   }
   const hostEnd = line.indexOf(' ', rest);
@@ -82,7 +103,7 @@ function parseTag(line: string, start: number, out: LogHeader): boolean {
 }
 
 /** RFC 5424: "TIMESTAMP HOST APP PROCID MSGID STRUCTURED-DATA MSG", each "-" when absent. */
-function parse5424(line: string, start: number, dates: DateParser, out: LogHeader): boolean {
+function parse5424(line: string, start: number, out: LogHeader): boolean {
   const ends: number[] = [];
   let pos = start;
   for (let i = 0; i < 5; i++) {
@@ -103,7 +124,9 @@ function parse5424(line: string, start: number, dates: DateParser, out: LogHeade
   }
   const [tsEnd, hostEnd, appEnd, pidEnd] = ends as [number, number, number, number];
   const nil = (from: number, to: number): boolean => to - from === 1 && line.charCodeAt(from) === 45;
-  out.time = nil(start, tsEnd) ? NaN : dates.isoAt(line, start, tsEnd);
+  out.dateKind = nil(start, tsEnd) ? DateKind.None : DateKind.Iso;
+  out.dateStart = start;
+  out.dateEnd = tsEnd;
   out.hostStart = tsEnd + 1;
   out.hostEnd = nil(tsEnd + 1, hostEnd) ? tsEnd + 1 : hostEnd;
   out.programStart = hostEnd + 1;
@@ -112,5 +135,12 @@ function parse5424(line: string, start: number, dates: DateParser, out: LogHeade
   out.pidEnd = nil(appEnd + 1, pidEnd) ? appEnd + 1 : pidEnd;
   if (line.charCodeAt(pos) === 0xfeff) pos++; // a BOM marks UTF-8 in RFC 5424
   out.messageStart = Math.min(pos, line.length);
+  return true;
+}
+
+/** parseHeader and readHeaderDate together, for callers that want every line's date. */
+export function parseHeaderWithDate(line: string, dates: DateParser, out: LogHeader): boolean {
+  if (!parseHeader(line, out)) return false;
+  readHeaderDate(line, dates, out);
   return true;
 }
