@@ -8,7 +8,7 @@ setFlagsFromString('--enable-experimental-regexp-engine');
 setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 import { DateParser } from './dates.js';
 import type { FilterDefinition, RuleDefinition } from './definition.js';
-import { DateKind, newHeader, parseHeader, readHeaderDate, type LogHeader } from './header.js';
+import { DateKind, locateHeader, newHeader, readHeaderDate, type LogHeader } from './header.js';
 
 /**
  * The filter engine: turns log lines into detections. A definition is compiled once per
@@ -124,7 +124,7 @@ export class CompiledFilter {
       h.time = dm?.groups?.['date'] !== undefined ? this.dates.layout(this.format.layout, dm.groups['date']) : NaN;
       h.messageStart = 0;
       h.pidStart = h.pidEnd = 0;
-    } else if (!parseHeader(line, h) || !this.acceptsProgram(line, h)) {
+    } else if (!locateHeader(line, h) || !this.acceptsProgram(line, h)) {
       this.counts.other++;
       return 'other';
     } else if (Number.isNaN(readHeaderDate(line, this.dates, h)) && h.dateKind === DateKind.Syslog) {

@@ -43,9 +43,9 @@ export function readHeaderDate(line: string, dates: DateParser, h: LogHeader): n
 /**
  * Fills `out` with the positions of the header fields and returns true, or returns false for a
  * line that is not syslog-shaped. The date is located, not read: lines of programs no filter
- * reads never pay for date arithmetic (call readHeaderDate).
+ * reads never pay for date arithmetic (call readHeaderDate, or use parseHeader).
  */
-export function parseHeader(line: string, out: LogHeader): boolean {
+export function locateHeader(line: string, out: LogHeader): boolean {
   let pos = 0;
   if (line.charCodeAt(0) === 60 /* < */) {
     const close = line.indexOf('>');
@@ -138,9 +138,9 @@ function parse5424(line: string, start: number, out: LogHeader): boolean {
   return true;
 }
 
-/** parseHeader and readHeaderDate together, for callers that want every line's date. */
-export function parseHeaderWithDate(line: string, dates: DateParser, out: LogHeader): boolean {
-  if (!parseHeader(line, out)) return false;
+/** locateHeader and readHeaderDate together, for callers that want every line's date. */
+export function parseHeader(line: string, dates: DateParser, out: LogHeader): boolean {
+  if (!locateHeader(line, out)) return false;
   readHeaderDate(line, dates, out);
   return true;
 }

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { DateParser } from '../filters/dates.js';
-import { newHeader, parseHeaderWithDate } from '../filters/header.js';
+import { newHeader, parseHeader } from '../filters/header.js';
 import { execFile } from '../util/exec.js';
 import { canonicalAddress, parseCidr } from '../util/ip.js';
 import { loadLoginFile, rotatedSiblings } from './files.js';
@@ -193,7 +193,7 @@ export function acceptedInLog(data: Buffer, source: string, dates: DateParser): 
 }
 
 function acceptedLine(line: string, source: string, dates: DateParser, header = newHeader()): LoginEvent | undefined {
-  if (!parseHeaderWithDate(line, dates, header) || Number.isNaN(header.time)) return undefined;
+  if (!parseHeader(line, dates, header) || Number.isNaN(header.time)) return undefined;
   if (!SSHD_PROGRAMS.has(line.slice(header.programStart, header.programEnd))) return undefined;
   const m = ACCEPTED.exec(line.slice(header.messageStart));
   if (!m) return undefined;
