@@ -161,3 +161,29 @@ test('counters and read positions are checkpointed together and survive reopenin
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a clock jump moves a ban by at most the jump, in either direction, and breaks nothing', async () => {
+  let now = Date.parse('2026-06-01T12:00:00Z');
+  const { dir, store, fw, bans } = setup(() => now);
+  try {
+    await bans.start();
+    bans.ban(ban('192.0.2.70', now + 600_000, now));
+    await bans.flush();
+    assert.equal(fw.kernel.get('192.0.2.70')!.expiresInSeconds, 600);
+    // Backwards by an hour: the database end is absolute, so the remaining time grows by the jump at most.
+    now -= 3_600_000;
+    await bans.verify();
+    const back = fw.kernel.get('192.0.2.70')!.expiresInSeconds!;
+    assert.ok(back >= 600 && back <= 600 + 3600, `after a jump back: ${back}s`);
+    assert.equal(bans.isBanned('192.0.2.70'), true);
+    // Forwards past the end: the ban is over (shortened by no more than the jump) and leaves the kernel.
+    now += 3_600_000 + 700_000;
+    assert.deepEqual(bans.sweep().map((b) => b.target), ['192.0.2.70']);
+    await bans.verify();
+    assert.equal(fw.kernel.has('192.0.2.70'), false);
+  } finally {
+    bans.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
