@@ -8,6 +8,8 @@ import { parseConfig } from '../../src/config/load.js';
 import { callDaemon } from '../../src/control/client.js';
 import type { BanView } from '../../src/control/protocol.js';
 import { silentLogger } from '../../src/util/log.js';
+import { failedPassword, syslogStamp } from '../helpers/syslog.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * The daemon in-process with the dry-run firewall: sources, filters, jails, state and control
@@ -46,27 +48,6 @@ ${extra}`;
   };
 }
 
-function stamp(): string {
-  const d = new Date();
-  const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()];
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${mon} ${String(d.getUTCDate()).padStart(2, ' ')} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
-}
-
-function fail(ip: string, port = 40000): string {
-  return `${stamp()} web01 sshd[${port}]: Failed password for root from ${ip} port ${port} ssh2\n`;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 type Status = { jails: Array<{ counts: { failures: number; tracked: number }; sources: Array<{ state: string; error?: string }> }>; warnings: string[] };
 const status = (l: Lab): Promise<Status> => callDaemon(l.socket, { cmd: 'status' }) as Promise<Status>;
 const bans = (l: Lab): Promise<BanView[]> => callDaemon(l.socket, { cmd: 'bans' }) as Promise<BanView[]>;
@@ -77,11 +58,11 @@ test('failures counted before a restart still count after it; no line is read tw
   let d = await l.start();
   try {
     assert.equal(statSync(l.socket).mode & 0o777, 0o600, 'control socket is root-only');
-    appendFileSync(l.log, fail('203.0.113.5', 1) + fail('203.0.113.5', 2));
+    appendFileSync(l.log, failedPassword('203.0.113.5', 1) + failedPassword('203.0.113.5', 2));
     await until('two failures counted', async () => (await status(l)).jails[0]!.counts.failures === 2 || undefined);
     await d.stop();
     d = await l.start();
-    appendFileSync(l.log, fail('203.0.113.5', 3));
+    appendFileSync(l.log, failedPassword('203.0.113.5', 3));
     const banned = await until('the ban', async () => (await bans(l)).find((b) => b.ip === '203.0.113.5'));
     assert.equal(banned.jail, 'sshd');
     assert.equal(banned.permanent, false);
@@ -125,9 +106,9 @@ test('garbage, binary and over-long lines are skipped and detection goes on', as
   try {
     appendFileSync(l.log, Buffer.from([0, 1, 2, 255, 254, 10]));
     appendFileSync(l.log, 'x'.repeat(100_000) + '\n');
-    appendFileSync(l.log, `${stamp()} web01 sshd[9]: Failed password for ${'a'.repeat(50_000)} from 192.0.2.99 port 1 ssh2\n`);
+    appendFileSync(l.log, `${syslogStamp('utc')} web01 sshd[9]: Failed password for ${'a'.repeat(50_000)} from 192.0.2.99 port 1 ssh2\n`);
     appendFileSync(l.log, '\u00e9\u4e2d garbage \ud83d\ude00\n');
-    appendFileSync(l.log, fail('192.0.2.77', 1) + fail('192.0.2.77', 2) + fail('192.0.2.77', 3));
+    appendFileSync(l.log, failedPassword('192.0.2.77', 1) + failedPassword('192.0.2.77', 2) + failedPassword('192.0.2.77', 3));
     await until('the ban after garbage', async () => (await bans(l)).find((b) => b.ip === '192.0.2.77'));
     assert.equal((await bans(l)).some((b) => b.ip === '192.0.2.99'), false);
   } finally {
@@ -149,9 +130,9 @@ test('a missing log is reported in status and picked up when it appears; other j
       return st.warnings.find((w) => w.includes(l.log)) ? st : undefined;
     });
     assert.match(s.warnings.join('\n'), /ENOENT/);
-    appendFileSync(other, fail('192.0.2.50', 1) + fail('192.0.2.50', 2));
+    appendFileSync(other, failedPassword('192.0.2.50', 1) + failedPassword('192.0.2.50', 2));
     await until('a ban from the healthy jail', async () => (await bans(l)).find((b) => b.ip === '192.0.2.50' && b.jail === 'second'));
-    writeFileSync(l.log, fail('192.0.2.51', 1) + fail('192.0.2.51', 2) + fail('192.0.2.51', 3));
+    writeFileSync(l.log, failedPassword('192.0.2.51', 1) + failedPassword('192.0.2.51', 2) + failedPassword('192.0.2.51', 3));
     await until('a ban from the log once it exists', async () => (await bans(l)).find((b) => b.ip === '192.0.2.51' && b.jail === 'sshd'), 8000);
   } finally {
     await d.stop();
@@ -165,7 +146,7 @@ test('allow-listed addresses are never banned', async () => {
   writeFileSync(l.log, '');
   const d = await l.start();
   try {
-    appendFileSync(l.log, [1, 2, 3, 4].map((p) => fail('203.0.113.9', p)).join('') + [1, 2, 3].map((p) => fail('192.0.2.9', p)).join(''));
+    appendFileSync(l.log, [1, 2, 3, 4].map((p) => failedPassword('203.0.113.9', p)).join('') + [1, 2, 3].map((p) => failedPassword('192.0.2.9', p)).join(''));
     await until('the non-allowed ban', async () => (await bans(l)).find((b) => b.ip === '192.0.2.9'));
     assert.equal((await bans(l)).some((b) => b.ip === '203.0.113.9'), false);
   } finally {
@@ -188,7 +169,7 @@ test('a reload with a broken file is refused and the daemon keeps its configurat
     assert.match(st.warnings.join('\n'), /last reload failed/);
     writeFileSync(path, l.configText.replace('maxretry: 3', 'maxretry: 2'));
     await callDaemon(l.socket, { cmd: 'reload' });
-    appendFileSync(l.log, fail('192.0.2.60', 1) + fail('192.0.2.60', 2));
+    appendFileSync(l.log, failedPassword('192.0.2.60', 1) + failedPassword('192.0.2.60', 2));
     await until('a ban at the reloaded maxretry', async () => (await bans(l)).find((b) => b.ip === '192.0.2.60'));
   } finally {
     await d.stop();

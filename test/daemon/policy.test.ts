@@ -9,6 +9,8 @@ import { StateStore } from '../../src/bans/store.js';
 import { callDaemon } from '../../src/control/client.js';
 import type { BanView, ReviewView } from '../../src/control/protocol.js';
 import { silentLogger } from '../../src/util/log.js';
+import { failedPasswords, syslogStamp } from '../helpers/syslog.js';
+import { until } from '../helpers/wait.js';
 
 /** Ban policy through the whole daemon (dry-run firewall): ladder, review, guard, alerts. */
 function setup(extra = ''): { dir: string; log: string; socket: string; state: string; start(): Promise<Daemon> } {
@@ -39,25 +41,6 @@ ${extra}`;
   };
 }
 
-function stamp(): string {
-  const d = new Date();
-  const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()];
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${mon} ${String(d.getUTCDate()).padStart(2, ' ')} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
-}
-const failures = (ip: string, n: number): string =>
-  Array.from({ length: n }, (_, i) => `${stamp()} web01 sshd[${100 + i}]: Failed password for root from ${ip} port ${4000 + i} ssh2\n`).join('');
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 type Status = { warnings: string[]; events: Array<{ kind: string; severity: string; message: string; address: string }> };
 
 test('an address that comes back climbs the ladder to a permanent ban that survives restarts and shows in review', async () => {
@@ -71,7 +54,7 @@ test('an address that comes back climbs the ladder to a permanent ban that survi
   store.close();
   let d = await s.start();
   try {
-    appendFileSync(s.log, failures('203.0.113.66', 3));
+    appendFileSync(s.log, failedPasswords('203.0.113.66', 3));
     const ban = await until('the third ban', async () => (await callDaemon(s.socket, { cmd: 'bans' }) as BanView[]).find((b) => b.ip === '203.0.113.66'));
     assert.equal(ban.permanent, true);
     assert.equal(ban.until, null);
@@ -79,7 +62,7 @@ test('an address that comes back climbs the ladder to a permanent ban that survi
     d = await s.start();
     const after = (await callDaemon(s.socket, { cmd: 'bans' })) as BanView[];
     assert.equal(after.find((b) => b.ip === '203.0.113.66')?.permanent, true, 'still permanent after a restart');
-    appendFileSync(s.log, failures('203.0.113.66', 2));
+    appendFileSync(s.log, failedPasswords('203.0.113.66', 2));
     const review = await until('attempts while banned', async () => {
       const rows = (await callDaemon(s.socket, { cmd: 'review' })) as ReviewView[];
       const row = rows.find((r) => r.ip === '203.0.113.66');
@@ -104,7 +87,7 @@ test('the second ban lasts twice the first', async () => {
   store.close();
   const d = await s.start();
   try {
-    appendFileSync(s.log, failures('198.51.100.5', 3));
+    appendFileSync(s.log, failedPasswords('198.51.100.5', 3));
     const ban = await until('the second ban', async () => (await callDaemon(s.socket, { cmd: 'bans' }) as BanView[]).find((b) => b.ip === '198.51.100.5'));
     assert.ok(ban.remaining! > 1190 && ban.remaining! <= 1200, `20 minutes, got ${ban.remaining}s`);
   } finally {
@@ -117,8 +100,8 @@ test('the lockout guard keeps an address that logged in with a key unbanned, wit
   const s = setup();
   const d = await s.start();
   try {
-    appendFileSync(s.log, `${stamp()} web01 sshd[50]: Accepted publickey for alice from 192.0.2.10 port 50000 ssh2: ED25519 SHA256:q3Vd8b0Zp9rKf2mXo1VYJt7x1yqC3n8R2o4kHcP0wEs\n`);
-    appendFileSync(s.log, failures('192.0.2.10', 10));
+    appendFileSync(s.log, `${syslogStamp('utc')} web01 sshd[50]: Accepted publickey for alice from 192.0.2.10 port 50000 ssh2: ED25519 SHA256:q3Vd8b0Zp9rKf2mXo1VYJt7x1yqC3n8R2o4kHcP0wEs\n`);
+    appendFileSync(s.log, failedPasswords('192.0.2.10', 10));
     const st = await until('the guard warning', async () => {
       const x = (await callDaemon(s.socket, { cmd: 'status' })) as Status;
       return x.warnings.some((w) => w.includes('lockout guard')) ? x : undefined;
@@ -136,9 +119,9 @@ test('a successful login after failures, and any root login, raise critical even
   const s = setup();
   const d = await s.start();
   try {
-    appendFileSync(s.log, failures('198.51.100.20', 2));
-    appendFileSync(s.log, `${stamp()} web01 sshd[60]: Accepted password for bob from 198.51.100.20 port 50001 ssh2\n`);
-    appendFileSync(s.log, `${stamp()} web01 sshd[61]: Accepted publickey for root from 203.0.113.1 port 50002 ssh2: ED25519 SHA256:x\n`);
+    appendFileSync(s.log, failedPasswords('198.51.100.20', 2));
+    appendFileSync(s.log, `${syslogStamp('utc')} web01 sshd[60]: Accepted password for bob from 198.51.100.20 port 50001 ssh2\n`);
+    appendFileSync(s.log, `${syslogStamp('utc')} web01 sshd[61]: Accepted publickey for root from 203.0.113.1 port 50002 ssh2: ED25519 SHA256:x\n`);
     const st = await until('both events', async () => {
       const x = (await callDaemon(s.socket, { cmd: 'status' })) as Status;
       return x.events.some((e) => e.kind === 'root-login') && x.events.some((e) => e.kind === 'login-after-failures') ? x : undefined;
@@ -188,8 +171,7 @@ test('an IPv6 prefix ban never covers an allow-listed neighbour: the attacker al
   const s = setup('allow: [127.0.0.0/8, "::1", "2001:db8::10"]\n');
   const d = await s.start();
   try {
-    const lines = Array.from({ length: 3 }, (_, i) => `${stamp()} web01 sshd[${200 + i}]: Failed password for root from 2001:db8::66 port ${5000 + i} ssh2\n`).join('');
-    appendFileSync(s.log, lines);
+    appendFileSync(s.log, failedPasswords('2001:db8::66', 3, { pid: 200, port: 5000 }));
     const ban = await until('the narrowed ban', async () => (await callDaemon(s.socket, { cmd: 'bans' }) as BanView[])[0]);
     assert.equal(ban.ip, '2001:db8::66');
     await assert.rejects(callDaemon(s.socket, { cmd: 'ban', ip: '2001:db8::/64', by: 't' }), /overlaps allow 2001:db8::10\/128.*--force/);
@@ -203,8 +185,7 @@ test('without a protected neighbour an IPv6 attacker is banned with its /64', as
   const s = setup();
   const d = await s.start();
   try {
-    const lines = Array.from({ length: 3 }, (_, i) => `${stamp()} web01 sshd[${300 + i}]: Failed password for root from 2001:db8:5::${i + 1} port ${6000 + i} ssh2\n`).join('');
-    appendFileSync(s.log, lines);
+    appendFileSync(s.log, failedPasswords((i) => `2001:db8:5::${i + 1}`, 3, { pid: 300, port: 6000 }));
     const ban = await until('the prefix ban', async () => (await callDaemon(s.socket, { cmd: 'bans' }) as BanView[])[0]);
     assert.equal(ban.ip, '2001:db8:5::/64', 'three addresses of one /64 counted together');
   } finally {

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { execFile, type ExecResult } from '../../src/util/exec.js';
-import { SshdLab, type ClientRole, type TcpOutcome } from '../helpers/sshd-lab.js';
-import { missing, mustWhich } from '../helpers/require.js';
+import type { BanView, ReviewView } from '../../src/control/protocol.js';
+import { SshdLab } from '../helpers/sshd-lab.js';
+import { mustWhich } from '../helpers/require.js';
+import { syslogStamp } from '../helpers/syslog.js';
+import { sleep, until } from '../helpers/wait.js';
+import {
+  ATTACKER_V4, DaemonProcess, EVIDENCE_ROOT_V4, FAILED_ROOT_V4, FAILED_ROOT_V6, labProbes, labSkipReason, nftElement, nftSet,
+  printTimings, wardenJson, warden, withDiagnostics, wrong, yamlConfig, type EventView, type NftElement, type StatusView,
+} from './support.js';
 
 /**
  * The ban policy end to end, for real: a real sshd (SshdLab) writes a real auth.log through
@@ -26,164 +30,11 @@ import { missing, mustWhich } from '../helpers/require.js';
  * table is deleted when the test ends, so no ban leaks into the next test).
  */
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** dist/test/e2e → dist/src/cli/main.js */
-const MAIN = join(HERE, '..', '..', 'src', 'cli', 'main.js');
+const skipLab = labSkipReason();
 
-// Under CI=true `missing`/`unavailable` throw: a missing component fails the file, never skips it.
-const skipLab = SshdLab.unavailable() ?? missing(['nft']);
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const wrong = () => `wrong-${randomBytes(6).toString('hex')}`;
-const ATTACKER_V4 = '192.0.2.66';
 const ADMIN_V4 = '192.0.2.10';
-const FAILED_ROOT_V4 = /sshd\[\d+\]: Failed password for root from 192\.0\.2\.66 port \d+ ssh2$/;
-const FAILED_ROOT_V6 = /sshd\[\d+\]: Failed password for root from 2001:db8::66 port \d+ ssh2$/;
-const EVIDENCE_ROOT_V4 = /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ sshd\[\d+\]: Failed password for root from 192\.0\.2\.66 port \d+ ssh2$/;
 
 // ------------------------------------------------------------------------------------ helpers
-
-/** Polls `probe` until it returns something other than undefined/false; throws with `what` after `timeoutMs`. */
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-      last = v;
-    } catch (e) {
-      last = e instanceof Error ? e.message : e;
-    }
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)?.slice(0, 500)})`);
-    await sleep(intervalMs);
-  }
-}
-
-/** `warden ARGS…` as a separate process, like an admin types it. */
-function warden(args: readonly string[], timeoutMs = 20_000): Promise<ExecResult> {
-  return execFile(process.execPath, [MAIN, ...args], { timeoutMs });
-}
-
-async function wardenJson<T>(args: readonly string[]): Promise<T> {
-  const r = await warden([...args, '--json']);
-  if (r.code !== 0) throw new Error(`warden ${args.join(' ')} --json: exit ${r.code}: ${r.stderr.trim()}`);
-  return JSON.parse(r.stdout) as T;
-}
-
-interface BanView {
-  ip: string; jail: string; since: string; until: string | null; permanent: boolean;
-  remaining: number | null; reason: string; origin: string; evidence: string[];
-}
-
-interface ReviewView extends BanView {
-  firstFailure: string | null; lastFailure: string | null; failures: number; bans: number;
-  attemptsWhileBanned: number; lastAttempt: string | null;
-}
-
-interface EventView { id: number; at: string; severity: 'info' | 'warning' | 'critical'; kind: string; address: string | null; message: string }
-
-interface StatusView {
-  pid: number;
-  firewall: { kind: string; lastError: string | null };
-  jails: Array<{ name: string; sources: Array<{ name: string; state: string }> }>;
-  guard: { enabled: boolean; recent: number; utmp: string; vetoes: Array<{ at: string; target: string; jail: string; why: string }> };
-  warnings: string[];
-  events: EventView[];
-}
-
-/** One `warden run` child process, known by its PID; its output is kept for diagnostics. */
-class DaemonProcess {
-  /** Still running (for cleanup). */
-  static readonly all = new Set<DaemonProcess>();
-  /** Every daemon this file started, for WARDEN_E2E_VERBOSE=1. */
-  static readonly history: DaemonProcess[] = [];
-  readonly child: ChildProcess;
-  readonly pid: number;
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private done = false;
-
-  constructor(readonly label: string, readonly configPath: string, readonly socket: string) {
-    this.child = spawn(process.execPath, [MAIN, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    if (this.child.pid === undefined) throw new Error(`${label}: warden run could not be started`);
-    this.pid = this.child.pid;
-    this.child.stdout?.on('data', (d: Buffer) => this.keep(d));
-    this.child.stderr?.on('data', (d: Buffer) => this.keep(d));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
-      this.done = true;
-      DaemonProcess.all.delete(this);
-      resolve({ code, signal });
-    }));
-    DaemonProcess.all.add(this);
-    DaemonProcess.history.push(this);
-  }
-
-  private keep(d: Buffer): void {
-    this.stderr += d.toString('utf8');
-    if (this.stderr.length > 400_000) this.stderr = this.stderr.slice(-200_000);
-  }
-
-  get running(): boolean {
-    return !this.done;
-  }
-
-  /** Until the control socket answers (from this very process) and every source follows its file. */
-  async ready(timeoutMs = 20_000): Promise<StatusView> {
-    return until(`${this.label} (pid ${this.pid}) to be ready`, async () => {
-      if (!this.running) throw new Error(`${this.label} exited: ${this.tail(10)}`);
-      const r = await warden(['status', '--json', '--socket', this.socket]);
-      if (r.code !== 0) return undefined;
-      const s = JSON.parse(r.stdout) as StatusView;
-      return s.pid === this.pid && s.jails.every((j) => j.sources.every((src) => src.state === 'following')) ? s : undefined;
-    }, timeoutMs, 100);
-  }
-
-  signal(sig: NodeJS.Signals): void {
-    if (this.running) process.kill(this.pid, sig);
-  }
-
-  /** SIGTERM, then SIGKILL after `graceMs`. */
-  async stop(graceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (this.running) {
-      this.signal('SIGTERM');
-      const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
-      const r = await this.exited;
-      clearTimeout(timer);
-      return r;
-    }
-    return this.exited;
-  }
-
-  async kill9(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    this.signal('SIGKILL');
-    return this.exited;
-  }
-
-  tail(lines = 40): string {
-    return this.stderr.trimEnd().split('\n').slice(-lines).join('\n');
-  }
-}
-
-/** Runs a test body; on failure, adds the tail of the (running, else last) daemons' output to the error message. */
-async function withDiagnostics(body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (e) {
-    const last = DaemonProcess.history[DaemonProcess.history.length - 1];
-    const shown = DaemonProcess.all.size ? [...DaemonProcess.all] : last ? [last] : [];
-    const extra = shown.map((d) => `--- ${d.label} (pid ${d.pid}${d.running ? '' : ', exited'}) output ---\n${d.tail()}`).join('\n');
-    if (e instanceof Error && extra) e.message += `\n${extra}`;
-    throw e;
-  }
-}
-
-/** Traditional syslog date in local time: "Nov  6 05:01:02" (what the lab's rsyslogd writes). */
-function syslogStamp(d: Date): string {
-  const month = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getMonth()] ?? 'Jan';
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${month} ${String(d.getDate()).padStart(2, ' ')} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
-}
 
 /**
  * Remote addresses of USER_PROCESS records in a utmp file (glibc x86_64/aarch64 layout: 384-byte
@@ -221,8 +72,6 @@ function sshdSessionPids(user: string): number[] {
   return out;
 }
 
-interface NftElement { value: string; timeout: number | null; expires: number | null }
-
 // ------------------------------------------------------------------------------------ the lab
 
 describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (real sshd, real nftables, warden run as a process)', { skip: skipLab, timeout: 300_000 }, () => {
@@ -253,25 +102,12 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
       tables.add(this.table);
       this.configPath = join(this.dir, 'warden.yaml');
       this.socket = join(this.dir, 'run', 'warden.sock');
-      const q = (s: string) => JSON.stringify(s); // JSON strings are YAML double-quoted scalars
-      writeFileSync(this.configPath, [
-        `state_dir: ${q(join(this.dir, 'state'))}`,
-        `socket: ${q(this.socket)}`,
-        'timezone: local',
-        `firewall: { backend: nftables, table: ${this.table}, netns: ${q(l.serverNs)} }`,
+      writeFileSync(this.configPath, yamlConfig({
+        stateDir: join(this.dir, 'state'), socket: this.socket, backend: 'nftables', table: this.table, netns: l.serverNs,
         // Loopback only unless a test says otherwise: no lab client is allow-listed.
-        `allow: [${(o.allow ?? ['127.0.0.0/8', '::1']).map(q).join(', ')}]`,
-        'batch_window: 5',
-        ...(o.top ?? []),
-        'jails:',
-        '  sshd:',
-        `    source: { file: ${q(l.logPath)} }`,
-        '    filter: sshd',
-        `    maxretry: ${o.maxretry ?? 3}`,
-        '    findtime: 10m',
-        `    bantime: ${o.bantime}`,
-        '',
-      ].join('\n'));
+        allow: o.allow, top: o.top,
+        logPath: l.logPath, maxretry: o.maxretry ?? 3, findtime: '10m', bantime: o.bantime,
+      }));
     }
 
     /** The lab's utmp, so the guard sees the lab's sessions (sshd writes it, not the host's /run/utmp). */
@@ -281,7 +117,7 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
 
     async start(label: string): Promise<DaemonProcess> {
       const started = Date.now();
-      this.daemon = new DaemonProcess(`${this.name}:${label}`, this.configPath, this.socket);
+      this.daemon = DaemonProcess.start(`${this.name}:${label}`, this.configPath, this.socket);
       const s = await this.daemon.ready();
       assert.equal(s.firewall.kind, 'nftables');
       timings.push(`${this.name}: ${label} ready in ${Date.now() - started} ms`);
@@ -298,28 +134,12 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
     }
 
     /** Elements of one of the daemon's sets in the server namespace ([] when the set does not exist). */
-    async kernelSet(set: string): Promise<NftElement[]> {
-      const r = await L().netns.run(L().serverNs, ['nft', '-j', 'list', 'set', 'inet', this.table, set]);
-      if (r.code !== 0) {
-        if (/No such file or directory/.test(r.stderr)) return [];
-        throw new Error(`nft list set ${set}: ${r.stderr.trim()}`);
-      }
-      const doc = JSON.parse(r.stdout) as { nftables: Array<{ set?: { elem?: unknown[] } }> };
-      const out: NftElement[] = [];
-      for (const item of doc.nftables) {
-        for (const e of item.set?.elem ?? []) {
-          if (typeof e === 'string') out.push({ value: e, timeout: null, expires: null });
-          else {
-            const el = (e as { elem?: { val?: unknown; timeout?: number; expires?: number } }).elem;
-            if (el && typeof el.val === 'string') out.push({ value: el.val, timeout: el.timeout ?? null, expires: el.expires ?? null });
-          }
-        }
-      }
-      return out;
+    kernelSet(set: string): Promise<NftElement[]> {
+      return nftSet(L(), this.table, set);
     }
 
-    async kernelHas(set: string, value: string): Promise<NftElement | undefined> {
-      return (await this.kernelSet(set)).find((e) => e.value === value);
+    kernelHas(set: string, value: string): Promise<NftElement | undefined> {
+      return nftElement(L(), this.table, set, value);
     }
 
     /** Stops the daemon (SIGTERM) and deletes the table: the next test starts from a clean kernel. */
@@ -354,56 +174,14 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
     }
   }
 
-  const probe = (role: ClientRole, target: string, ms: number): Promise<TcpOutcome> => L().tcpProbe(role, target, 22, ms);
-
-  /** A dropped SYN: no answer at all within 1.5 s (a refused or unreachable answer is not a drop). */
-  async function assertDropped(role: ClientRole, target: string, why: string): Promise<void> {
-    assert.equal(await probe(role, target, 1500), 'timeout', `${role} → ${target}:22 should be dropped (${why})`);
-  }
-
-  async function assertConnects(role: ClientRole, target: string, why: string): Promise<void> {
-    assert.equal(await probe(role, target, 5000), 'connected', `${role} → ${target}:22 should connect (${why})`);
-  }
-
-  /** Waits until the kernel lets `role` reach target:22 again; returns when. */
-  async function waitUntilLetIn(role: ClientRole, target: string, what: string, timeoutMs: number): Promise<number> {
-    return until(what, async () => {
-      const t = Date.now();
-      return (await probe(role, target, 800)) === 'connected' ? t : undefined;
-    }, timeoutMs, 0);
-  }
-
-  /**
-   * `count` wrong passwords for `user` from `role` to `target`, one after the other, each confirmed
-   * in the log (`re`). Before the last one the source must still get through when `noEarlyBan`.
-   * Returns the time the last failure line was seen in the log.
-   */
-  async function failPasswords(role: ClientRole, user: string, target: string, re: RegExp, count: number, noEarlyBan = true): Promise<number> {
-    const l = L();
-    const from = l.logMark();
-    let seenLast = 0;
-    for (let i = 1; i <= count; i++) {
-      const attempt = l.tryPassword(role, user, wrong(), { target, timeoutMs: 15_000 });
-      const seen = until(`${i} log lines matching ${re}`, () => l.logLines(re, from).length >= i && Date.now(), 15_000, 10);
-      seen.catch(() => undefined); // awaited below; do not let it reject unhandled if the attempt fails first
-      const r = await attempt;
-      assert.equal(r.outcome, 'denied', `attempt ${i}: ${r.stderr}`);
-      seenLast = await seen;
-      if (noEarlyBan && i < count) assert.equal(await probe(role, target, 5000), 'connected', `no ban may happen after ${i} of ${count} failures`);
-    }
-    return seenLast;
-  }
+  const { assertDropped, assertConnects, waitUntilLetIn, failPasswords } = labProbes(L);
 
   before(async () => {
     lab = await SshdLab.start({ fastFailures: true, attacker6b: true });
   }, { timeout: 90_000 });
 
   after(async () => {
-    const problems: string[] = [];
-    for (const d of [...DaemonProcess.all]) {
-      const r = await d.stop(5000);
-      if (r.signal === 'SIGKILL') problems.push(`${d.label} needed SIGKILL`);
-    }
+    const problems = await DaemonProcess.stopAll();
     // Tables of a test that could not finish are deleted with the server namespace by lab.cleanup().
     tables.clear();
     try {
@@ -412,11 +190,8 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
       problems.push((e as Error).message);
     }
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    if (process.env['WARDEN_E2E_VERBOSE'] === '1') {
-      for (const d of DaemonProcess.history) console.log(`--- ${d.label} (pid ${d.pid}) output ---\n${d.stderr.trimEnd()}`);
-    }
-    for (const t of timings) console.log(`# ${t}`);
-    console.log(`# policy tests total: ${((Date.now() - fileStarted) / 1000).toFixed(1)} s`);
+    DaemonProcess.printHistoryIfVerbose();
+    printTimings(timings, 'policy tests', fileStarted);
     if (problems.length) throw new Error(`cleanup: ${problems.join('; ')}`);
   }, { timeout: 60_000 });
 
@@ -499,7 +274,7 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
       // writing the same log, or sshd behind a port the firewall does not cover — so such a line
       // is appended to auth.log directly (rsyslogd appends with O_APPEND, so lines stay whole).
       const attemptAt = new Date(Date.now() + 1000); // strictly after lastFailure, whole seconds
-      appendFileSync(l.logPath, `${syslogStamp(attemptAt)} lab sshd[4242]: Failed password for root from 192.0.2.66 port 40404 ssh2\n`);
+      appendFileSync(l.logPath, `${syslogStamp('local', attemptAt)} lab sshd[4242]: Failed password for root from 192.0.2.66 port 40404 ssh2\n`);
       const r1 = await until('review to count the attempt while banned', async () => {
         const r = (await s.json<ReviewView[]>('review')).find((x) => x.ip === ATTACKER_V4);
         return r && r.attemptsWhileBanned === 1 ? r : undefined;
@@ -565,7 +340,7 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
         assert.equal(session.clientAddress, ADMIN_V4);
         // Preconditions, read independently of warden: the login is in the lab's utmp and sshd's
         // session process carries the logged-in title.
-        await until('the admin session in the lab utmp', () => utmpUserHosts(l.utmpPath).includes(ADMIN_V4), 5_000);
+        await until('the admin session in the lab utmp', () => utmpUserHosts(l.utmpPath).includes(ADMIN_V4), 5_000, 50);
         assert.ok(sshdSessionPids(l.user.name).length > 0, `no "sshd: ${l.user.name}@…" process`);
         await sleep(1100); // let the 1 s guard.recent of the key login lapse: only the session protects now
 
@@ -582,7 +357,9 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
           assert.match(w, /lockout guard kept 192\.0\.2\.10 unbanned in sshd: 192\.0\.2\.10 has a logged-in session on this machine/);
         }
         const vetoEvents = status.events.filter((e) => e.kind === 'guard-veto');
-        assert.equal(vetoEvents.length, 3, JSON.stringify(status.events));
+        // Every veto is a warning in status, but the stored event is one per address per 10 minutes:
+        // a typo-prone admin must not flood the event record (and push alerts out of view).
+        assert.equal(vetoEvents.length, 1, JSON.stringify(status.events));
         for (const e of vetoEvents) {
           assert.equal(e.address, ADMIN_V4);
           assert.equal(e.severity, 'warning');
@@ -596,7 +373,7 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
         // Without the session (and with the key login older than guard.recent) nothing protects 192.0.2.10.
         await session.close();
         open = false;
-        await until('the admin\'s sshd session process to end', () => sshdSessionPids(l.user.name).length === 0, 10_000);
+        await until('the admin\'s sshd session process to end', () => sshdSessionPids(l.user.name).length === 0, 10_000, 50);
         // The guard reads live sessions at most every 2 s (its cache): wait until the one read at
         // the last veto is stale.
         const lastVeto = Math.max(...status.guard.vetoes.map((v) => Date.parse(v.at)));

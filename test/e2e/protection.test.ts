@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { execFile, type ExecResult } from '../../src/util/exec.js';
-import { SshdLab, type TcpOutcome } from '../helpers/sshd-lab.js';
-import { missing } from '../helpers/require.js';
+import type { BanView } from '../../src/control/protocol.js';
+import { SshdLab } from '../helpers/sshd-lab.js';
+import { syslogStamp } from '../helpers/syslog.js';
+import { until } from '../helpers/wait.js';
+import {
+  ATTACKER_V4, DaemonProcess, EVIDENCE_ROOT_V4, FAILED_ROOT_V4, FAILED_ROOT_V6, labProbes, labSkipReason, nftElement, nftSet,
+  printTimings, warden, wardenJson, withDiagnostics, wrong, yamlConfig, type NftElement, type StatusView,
+} from './support.js';
 
 /**
  * The protection loop end to end, for real: a real sshd (SshdLab) writes a real auth.log through
@@ -21,188 +24,7 @@ import { missing } from '../helpers/require.js';
  * crashed and restarted along the way); each test is bounded and waits by polling with deadlines.
  */
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** dist/test/e2e → dist/src/cli/main.js */
-const MAIN = join(HERE, '..', '..', 'src', 'cli', 'main.js');
-
-// Under CI=true `missing`/`unavailable` throw: a missing component fails the file, never skips it.
-const skipLab = SshdLab.unavailable() ?? missing(['nft']);
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const wrong = () => `wrong-${randomBytes(6).toString('hex')}`;
-const ATTACKER_V4 = '192.0.2.66';
-const FAILED_ROOT_V4 = /sshd\[\d+\]: Failed password for root from 192\.0\.2\.66 port \d+ ssh2$/;
-const FAILED_ROOT_V6 = /sshd\[\d+\]: Failed password for root from 2001:db8::66 port \d+ ssh2$/;
-
-// ------------------------------------------------------------------------------------ helpers
-
-/** Polls `probe` until it returns something other than undefined/false; throws with `what` after `timeoutMs`. */
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-      last = v;
-    } catch (e) {
-      last = e instanceof Error ? e.message : e;
-    }
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)?.slice(0, 500)})`);
-    await sleep(intervalMs);
-  }
-}
-
-/** `warden ARGS…` as a separate process, like an admin types it. */
-function warden(args: readonly string[], timeoutMs = 20_000): Promise<ExecResult> {
-  return execFile(process.execPath, [MAIN, ...args], { timeoutMs });
-}
-
-async function wardenJson<T>(args: readonly string[]): Promise<T> {
-  const r = await warden([...args, '--json']);
-  if (r.code !== 0) throw new Error(`warden ${args.join(' ')} --json: exit ${r.code}: ${r.stderr.trim()}`);
-  return JSON.parse(r.stdout) as T;
-}
-
-interface BanView {
-  ip: string; jail: string; since: string; until: string | null; permanent: boolean;
-  remaining: number | null; reason: string; origin: string; evidence: string[];
-}
-
-interface SourceHealth { name: string; state: string; error?: string; linesRead: number; linesSkipped: number; linesTruncated?: number }
-
-interface StatusView {
-  pid: number;
-  firewall: { kind: string; lastError: string | null; pending: number; lastApplyMs: number | null; batchesApplied: number };
-  jails: Array<{ name: string; sources: SourceHealth[]; counts: { lines: number; failures: number; allowed: number; whileBanned: number } }>;
-  warnings: string[];
-}
-
-/** One `warden run` child process, known by its PID; its stderr is kept for diagnostics. */
-class DaemonProcess {
-  /** Still running (for cleanup). */
-  static readonly all = new Set<DaemonProcess>();
-  /** Every daemon this file started, for WARDEN_E2E_VERBOSE=1. */
-  static readonly history: DaemonProcess[] = [];
-  readonly child: ChildProcess;
-  readonly pid: number;
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private done = false;
-
-  private constructor(readonly label: string, readonly configPath: string, readonly socket: string) {
-    this.child = spawn(process.execPath, [MAIN, 'run', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    if (this.child.pid === undefined) throw new Error(`${label}: warden run could not be started`);
-    this.pid = this.child.pid;
-    this.child.stdout?.on('data', (d: Buffer) => this.keep(d));
-    this.child.stderr?.on('data', (d: Buffer) => this.keep(d));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
-      this.done = true;
-      DaemonProcess.all.delete(this);
-      resolve({ code, signal });
-    }));
-    DaemonProcess.all.add(this);
-    DaemonProcess.history.push(this);
-  }
-
-  static start(label: string, configPath: string, socket: string): DaemonProcess {
-    return new DaemonProcess(label, configPath, socket);
-  }
-
-  private keep(d: Buffer): void {
-    this.stderr += d.toString('utf8');
-    if (this.stderr.length > 400_000) this.stderr = this.stderr.slice(-200_000);
-  }
-
-  get running(): boolean {
-    return !this.done;
-  }
-
-  /** Until the control socket answers and every source of every jail follows its file (or `state`). */
-  async ready(timeoutMs = 20_000, state = 'following'): Promise<StatusView> {
-    return until(`${this.label} (pid ${this.pid}) to be ready`, async () => {
-      if (!this.running) throw new Error(`${this.label} exited: ${this.tail(10)}`);
-      const r = await warden(['status', '--json', '--socket', this.socket]);
-      if (r.code !== 0) return undefined;
-      const s = JSON.parse(r.stdout) as StatusView;
-      return s.jails.every((j) => j.sources.every((src) => src.state === state)) ? s : undefined;
-    }, timeoutMs, 100);
-  }
-
-  signal(sig: NodeJS.Signals): void {
-    if (this.running) process.kill(this.pid, sig);
-  }
-
-  /** SIGTERM (after SIGCONT, in case a test stopped it), then SIGKILL after `graceMs`. */
-  async stop(graceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (this.running) {
-      this.signal('SIGCONT');
-      this.signal('SIGTERM');
-      const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
-      const r = await this.exited;
-      clearTimeout(timer);
-      return r;
-    }
-    return this.exited;
-  }
-
-  async kill9(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    this.signal('SIGKILL');
-    return this.exited;
-  }
-
-  tail(lines = 40): string {
-    return this.stderr.trimEnd().split('\n').slice(-lines).join('\n');
-  }
-}
-
-/** Runs a test body; on failure, adds the tail of the (running, else last) daemons' stderr to the error message. */
-async function withDiagnostics(body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (e) {
-    const last = DaemonProcess.history[DaemonProcess.history.length - 1];
-    const shown = DaemonProcess.all.size ? [...DaemonProcess.all] : last ? [last] : [];
-    const extra = shown.map((d) => `--- ${d.label} (pid ${d.pid}${d.running ? '' : ', exited'}) stderr ---\n${d.tail()}`).join('\n');
-    if (e instanceof Error && extra) e.message += `\n${extra}`;
-    throw e;
-  }
-}
-
-function yamlConfig(o: {
-  stateDir: string; socket: string; backend: string; table?: string; netns?: string; allow?: string[];
-  logPath: string; maxretry: number; findtime: string; bantime: string; ipv6Prefix?: number; guardEnabled?: boolean;
-}): string {
-  const q = (s: string) => JSON.stringify(s); // JSON strings are YAML double-quoted scalars
-  const fw = [`backend: ${o.backend}`, ...(o.table ? [`table: ${o.table}`] : []), ...(o.netns ? [`netns: ${q(o.netns)}`] : [])];
-  return [
-    `state_dir: ${q(o.stateDir)}`,
-    `socket: ${q(o.socket)}`,
-    'timezone: local',
-    `firewall: { ${fw.join(', ')} }`,
-    `allow: [${(o.allow ?? ['127.0.0.0/8', '::1']).map(q).join(', ')}]`,
-    'batch_window: 5',
-    ...(o.guardEnabled === false ? ['guard: { enabled: false }'] : []),
-    'jails:',
-    '  sshd:',
-    `    source: { file: ${q(o.logPath)} }`,
-    '    filter: sshd',
-    `    maxretry: ${o.maxretry}`,
-    `    findtime: ${o.findtime}`,
-    `    bantime: ${o.bantime}`,
-    ...(o.ipv6Prefix !== undefined ? [`    ipv6_prefix: ${o.ipv6Prefix}`] : []),
-    '',
-  ].join('\n');
-}
-
-/** Traditional syslog date in local time: "Nov  6 05:01:02". */
-function syslogStamp(d: Date): string {
-  const month = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getMonth()] ?? 'Jan';
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${month} ${String(d.getDate()).padStart(2, ' ')} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
-}
-
-interface NftElement { value: string; timeout: number | null; expires: number | null }
+const skipLab = labSkipReason();
 
 // ------------------------------------------------------------------------------------ the lab
 
@@ -233,74 +55,18 @@ describe('protection loop: real sshd, real log, real nftables (warden run as a p
 
   async function startDaemon(label: string): Promise<DaemonProcess> {
     daemon = DaemonProcess.start(label, configPath, socket);
-    const s = await daemon.ready();
+    // Any answer counts as ready here: the assertion below fails at once if another process answered.
+    const s = await daemon.ready({ anyPid: true });
     assert.equal(s.pid, daemon.pid, 'the socket must be answered by the daemon just started');
     assert.equal(s.firewall.kind, 'nftables');
     return daemon;
   }
 
   /** Elements of one of the daemon's sets in the server namespace ([] when the set does not exist). */
-  async function kernelSet(set: string): Promise<NftElement[]> {
-    const r = await L().netns.run(L().serverNs, ['nft', '-j', 'list', 'set', 'inet', table, set]);
-    if (r.code !== 0) {
-      if (/No such file or directory/.test(r.stderr)) return [];
-      throw new Error(`nft list set ${set}: ${r.stderr.trim()}`);
-    }
-    const doc = JSON.parse(r.stdout) as { nftables: Array<{ set?: { elem?: unknown[] } }> };
-    const out: NftElement[] = [];
-    for (const item of doc.nftables) {
-      for (const e of item.set?.elem ?? []) {
-        if (typeof e === 'string') out.push({ value: e, timeout: null, expires: null });
-        else {
-          const el = (e as { elem?: { val?: unknown; timeout?: number; expires?: number } }).elem;
-          if (el && typeof el.val === 'string') out.push({ value: el.val, timeout: el.timeout ?? null, expires: el.expires ?? null });
-        }
-      }
-    }
-    return out;
-  }
+  const kernelSet = (set: string): Promise<NftElement[]> => nftSet(L(), table, set);
+  const kernelHas = (set: string, value: string): Promise<NftElement | undefined> => nftElement(L(), table, set, value);
 
-  async function kernelHas(set: string, value: string): Promise<NftElement | undefined> {
-    return (await kernelSet(set)).find((e) => e.value === value);
-  }
-
-  const probe = (role: 'attacker' | 'admin' | 'attacker6b', target: string, ms: number): Promise<TcpOutcome> => L().tcpProbe(role, target, 22, ms);
-
-  /** A dropped SYN: no answer at all within 1.5 s (a refused or unreachable answer is not a drop). */
-  async function assertDropped(role: 'attacker' | 'admin' | 'attacker6b', target: string, why: string): Promise<void> {
-    assert.equal(await probe(role, target, 1500), 'timeout', `${role} → ${target}:22 should be dropped (${why})`);
-  }
-
-  async function assertConnects(role: 'attacker' | 'admin' | 'attacker6b', target: string, why: string): Promise<void> {
-    assert.equal(await probe(role, target, 5000), 'connected', `${role} → ${target}:22 should connect (${why})`);
-  }
-
-  /** Waits (polling every 10 ms) until `count` lines match from byte `from`; returns when it saw them. */
-  async function sawLogLines(re: RegExp, count: number, from: number, timeoutMs = 15_000): Promise<number> {
-    await until(`${count} log lines matching ${re}`, () => L().logLines(re, from).length >= count, timeoutMs, 10);
-    return Date.now();
-  }
-
-  /**
-   * `count` wrong root passwords from `role` to `target`, one after the other, each confirmed in the
-   * log. Before the last one the source must still get through (no early ban). Returns the time
-   * the last failure line was seen in the log.
-   */
-  async function failPasswords(role: 'attacker' | 'attacker6b', target: string, re: RegExp, count: number): Promise<number> {
-    const l = L();
-    const from = l.logMark();
-    let seenLast = 0;
-    for (let i = 1; i <= count; i++) {
-      const attempt = l.tryPassword(role, 'root', wrong(), { target, timeoutMs: 15_000 });
-      const seen = sawLogLines(re, i, from);
-      seen.catch(() => undefined); // awaited below; do not let it reject unhandled if the attempt fails first
-      const r = await attempt;
-      assert.equal(r.outcome, 'denied', `attempt ${i}: ${r.stderr}`);
-      seenLast = await seen;
-      if (i < count) assert.equal(await probe(role, target, 5000), 'connected', `no ban may happen after ${i} of ${count} failures`);
-    }
-    return seenLast;
-  }
+  const { probe, assertDropped, assertConnects, waitUntilLetIn, failPasswords } = labProbes(L);
 
   before(async () => {
     lab = await SshdLab.start({ fastFailures: true, attacker6b: true });
@@ -321,22 +87,15 @@ describe('protection loop: real sshd, real log, real nftables (warden run as a p
   }, { timeout: 90_000 });
 
   after(async () => {
-    const problems: string[] = [];
-    for (const d of [...DaemonProcess.all]) {
-      const r = await d.stop(5000);
-      if (r.signal === 'SIGKILL') problems.push(`${d.label} needed SIGKILL`);
-    }
+    const problems = await DaemonProcess.stopAll();
     try {
       await lab?.cleanup();
     } catch (e) {
       problems.push((e as Error).message);
     }
     if (tmp) rmSync(tmp, { recursive: true, force: true });
-    if (process.env['WARDEN_E2E_VERBOSE'] === '1') {
-      for (const d of DaemonProcess.history) console.log(`--- ${d.label} (pid ${d.pid}) stderr ---\n${d.stderr.trimEnd()}`);
-    }
-    for (const t of timings) console.log(`# ${t}`);
-    console.log(`# lab tests total: ${((Date.now() - fileStarted) / 1000).toFixed(1)} s`);
+    DaemonProcess.printHistoryIfVerbose();
+    printTimings(timings, 'lab tests', fileStarted);
     if (problems.length) throw new Error(`cleanup: ${problems.join('; ')}`);
   }, { timeout: 60_000 });
 
@@ -350,7 +109,7 @@ describe('protection loop: real sshd, real log, real nftables (warden run as a p
     assert.equal(admin.stdout.trim(), l.user.name);
     await assertConnects('attacker', l.serverV4, 'nothing happened yet');
 
-    const seen3 = await failPasswords('attacker', l.serverV4, FAILED_ROOT_V4, 3);
+    const seen3 = await failPasswords('attacker', 'root', l.serverV4, FAILED_ROOT_V4, 3);
     const element = await until('192.0.2.66 in the kernel set banned4', () => kernelHas('banned4', ATTACKER_V4), 5_000, 10);
     const kernelMs = Date.now() - seen3;
     const dropped = await until('the attacker\'s SYN to be dropped', async () => {
@@ -470,10 +229,7 @@ describe('protection loop: real sshd, real log, real nftables (warden run as a p
     // Freeze the daemon: whatever lifts the ban now, it is not the daemon.
     D().signal('SIGSTOP');
     try {
-      const connectedAt = await until('the kernel to let the attacker in after expiry', async () => {
-        const t = Date.now();
-        return (await probe('attacker', l.serverV4, 800)) === 'connected' ? t : undefined;
-      }, 12_000, 0);
+      const connectedAt = await waitUntilLetIn('attacker', l.serverV4, 'the kernel to let the attacker in after expiry', 12_000);
       assert.ok(connectedAt >= untilMs - 1500, `lifted ${untilMs - connectedAt} ms before its end`);
       timings.push(`expiry: kernel let the attacker in ${connectedAt - untilMs} ms after the ban's end (daemon frozen)`);
       assert.equal(await kernelHas('banned4', ATTACKER_V4), undefined, 'the kernel removed the element by its timeout');
@@ -493,7 +249,7 @@ describe('protection loop: real sshd, real log, real nftables (warden run as a p
     const l = L();
     await ensureDaemon();
     await assertConnects('attacker6b', l.serverV6, 'before the IPv6 ban');
-    const seen3 = await failPasswords('attacker', l.serverV6, FAILED_ROOT_V6, 3);
+    const seen3 = await failPasswords('attacker', 'root', l.serverV6, FAILED_ROOT_V6, 3);
     const element = await until('2001:db8::66 in the kernel set banned6', () => kernelHas('banned6', '2001:db8::66'), 5_000, 10);
     const kernelMs = Date.now() - seen3;
     const dropped = await until('the IPv6 attacker\'s SYN to be dropped', async () => {
@@ -516,7 +272,7 @@ describe('protection loop: real sshd, real log, real nftables (warden run as a p
     writeFileSync(configPath, readFileSync(configPath, 'utf8').replace(`"${l.adminV6}"`, '"2001:db8:ffff::1"'));
     const reload = await warden(['reload', '--socket', socket]);
     assert.equal(reload.code, 0, reload.stderr);
-    const seen3b = await failPasswords('attacker6b', l.serverV6, /Failed password for root from 2001:db8::67 port \d+ ssh2/, 3);
+    const seen3b = await failPasswords('attacker6b', 'root', l.serverV6, /Failed password for root from 2001:db8::67 port \d+ ssh2/, 3);
     const prefix = await until('2001:db8:: in the kernel set banned6_64', () => kernelHas('banned6_64', '2001:db8::'), 5_000, 10);
     timings.push(`IPv6 /64 ban latency: 3rd failure line → kernel ${Date.now() - seen3b} ms`);
     assert.ok(prefix.timeout !== null && prefix.timeout > 590);
@@ -537,7 +293,7 @@ describe('protection loop: real sshd, real log, real nftables (warden run as a p
     assert.ok(src0);
     const binary = randomBytes(8192);
     binary[100] = 0; // at least one NUL
-    const stamp = syslogStamp(new Date()); // "Mon DD HH:MM:SS", what rsyslog writes
+    const stamp = syslogStamp('local'); // "Mon DD HH:MM:SS", what rsyslog writes
     const hugeSshd = `${stamp} lab sshd[4242]: Failed password for root from 192.0.2.66 port 1 ssh2 ${'A'.repeat(100_000)}`;
     const chunks: Buffer[] = [
       Buffer.concat([binary, Buffer.from('\n')]),
@@ -564,13 +320,13 @@ describe('protection loop: real sshd, real log, real nftables (warden run as a p
     assert.equal((await wardenJson<BanView[]>(['bans', '--socket', socket])).some((b) => b.ip === ATTACKER_V4), false,
       'none of the garbage lines (malformed, truncated) may ban 192.0.2.66 by itself');
 
-    const seen3 = await failPasswords('attacker', l.serverV4, FAILED_ROOT_V4, 3);
+    const seen3 = await failPasswords('attacker', 'root', l.serverV4, FAILED_ROOT_V4, 3);
     await until('192.0.2.66 banned again after the garbage', () => kernelHas('banned4', ATTACKER_V4), 5_000, 10);
     timings.push(`IPv4 ban after garbage: 3rd failure line → kernel ${Date.now() - seen3} ms`);
     await assertDropped('attacker', l.serverV4, 'banned after the garbage');
     const ban = (await wardenJson<BanView[]>(['bans', '--socket', socket])).find((b) => b.ip === ATTACKER_V4);
     assert.ok(ban);
-    for (const line of ban.evidence) assert.match(line, /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ sshd\[\d+\]: Failed password for root from 192\.0\.2\.66 port \d+ ssh2$/);
+    for (const line of ban.evidence) assert.match(line, EVIDENCE_ROOT_V4);
     assert.equal(d.running, true);
   }));
 });
@@ -586,7 +342,7 @@ describe('daemon start-up edge cases (no lab, firewall backend none)', { timeout
   };
 
   after(async () => {
-    for (const d of [...DaemonProcess.all]) await d.stop(5000);
+    await DaemonProcess.stopAll();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
@@ -600,7 +356,7 @@ describe('daemon start-up edge cases (no lab, firewall backend none)', { timeout
     writeFileSync(configPath, yamlConfig({ stateDir: join(dir, 'state'), socket, backend: 'none', logPath, maxretry: 3, findtime: '10m', bantime: '10m' }));
     const d = DaemonProcess.start('daemon (missing log)', configPath, socket);
     try {
-      const s = await d.ready(20_000, 'waiting');
+      const s = await d.ready({ state: 'waiting' });
       const src = s.jails[0]?.sources[0];
       assert.ok(src);
       assert.equal(src.name, logPath);
@@ -670,7 +426,7 @@ describe('daemon start-up edge cases (no lab, firewall backend none)', { timeout
     writeFileSync(okPath, `${good.join('\n')}\n`);
     const d = DaemonProcess.start('daemon (good config)', okPath, join(socketDir, 'warden.sock'));
     try {
-      await d.ready(20_000, 'waiting');
+      await d.ready({ state: 'waiting' });
       assert.ok(statSync(stateDir).isDirectory());
       assert.ok(readdirSync(stateDir).includes('warden.db'));
     } finally {
