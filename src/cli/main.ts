@@ -28,6 +28,7 @@ const COMMANDS: readonly Entry[] = [
   { name: 'last', summary: 'login history (wtmp, rotated and compressed), reboots, crashes', load: async () => (await import('./commands/last.js')).lastCommand },
   { name: 'connections', summary: 'open TCP connections per remote address, with ban state', load: async () => (await import('./commands/connections.js')).connectionsCommand },
   { name: 'audit', summary: 'audit the effective sshd configuration, with a lockout-safe hardening plan', load: async () => (await import('./commands/audit.js')).auditCommand },
+  { name: 'import-fail2ban', summary: 'translate a fail2ban configuration into a warden one', load: async () => (await import('./commands/import-fail2ban.js')).importFail2banCommand },
   { name: 'test', summary: 'run a filter over a log and report what it finds', load: async () => (await import('./commands/test.js')).testCommand },
   { name: 'config', summary: 'print the embedded default, or check a configuration file', load: async () => (await import('./commands/config.js')).configCommand },
 ];
