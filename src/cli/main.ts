@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
 import { ConfigError } from '../config/schema.js';
 import { ControlError } from '../control/client.js';
 import { UsageError } from './usage.js';
