@@ -25,7 +25,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out');
 const GEN = process.env.WARDEN_GEN_AUTHLOG ?? path.join(process.env.WARDEN_BENCH_SHARED ?? '/work/shared/bench', 'gen-authlog.mjs');
 const argv = process.argv.slice(2);
-const sizeMb = Number(argv.find((a) => /^\d+$/.test(a)) ?? 200);
+const positional = argv.filter((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--runs');
+const sizeMb = Number(positional[0] ?? 200);
 const runs = Number(argv[argv.indexOf('--runs') + 1] ?? 3) || 3;
 const regen = argv.includes('--regen');
 const BYTES_PER_LINE = 104.7; // gen-authlog's syslog format, measured

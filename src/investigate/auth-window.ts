@@ -1,0 +1,469 @@
+/**
+ * One pass over the authentication logs of a time window (the last day, for `warden report`):
+ * failures per address and successful logins as the sshd filter sees them in aggressive mode,
+ * and every line's time for the gap heuristic (log-gaps.ts).
+ *
+ * Built for a busy server's day (a million lines in well under a second): plain files are entered
+ * by bisection at the window's start (offsetForTime), rotated files last written before the
+ * window are not opened, and per line only a few bytes are looked at — the date (decoded once
+ * per minute of log), the program and the first bytes of the message (FilterPrefilter). Only the
+ * lines the filter may act on are decoded and matched. A large window is cut into pieces at line
+ * boundaries, read by worker threads (auth-window-worker.ts) and merged in order; a piece first
+ * re-reads the 256 KiB before it without counting, so that the filter's per-process marks
+ * ("kex_exchange_identification" before "Connection closed by ADDR") cross the cut.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { DateParser } from '../filters/dates.js';
+import type { FilterDefinition } from '../filters/definition.js';
+import { CompiledFilter } from '../filters/engine.js';
+import { FilterPrefilter, NOT_OURS } from './filter-prefilter.js';
+import { GapTracker, mergeGaps, type GapState } from './log-gaps.js';
+import { LineScanner, readJournal, readLogFile } from './log-lines.js';
+import { idleCores, isGzip, offsetForTime, type LogFile } from './log-sources.js';
+
+export interface AttackerStat {
+  readonly address: string;
+  failures: number;
+  /** Epoch ms of the first and last failure in the window. */
+  first: number;
+  last: number;
+  /** Users tried, with counts (bounded: the first 50 distinct names). */
+  readonly users: Map<string, number>;
+  /** Failures that look like typos: the same user, shortly before a successful login (see TYPO_MS). */
+  typos: number;
+  /** The last TYPOS_PER_LOGIN failures (times and users, oldest first), to recognise typos. */
+  readonly recentTimes: number[];
+  readonly recentUsers: string[];
+}
+
+export interface LoginEvent {
+  /** Epoch ms. */
+  readonly time: number;
+  readonly address: string;
+  readonly user: string;
+  readonly method: string;
+  readonly file: string;
+  /**
+   * Failures from this address before this login that do not look like typos (after merging: in
+   * the whole window; within a piece: in the piece).
+   */
+  otherFailures: number;
+  /** Failures from this address before this login in the window, typos included. */
+  failuresBefore: number;
+}
+
+export interface ScannedSource {
+  readonly path: string;
+  readonly compressed: boolean;
+  /** Bytes read (compressed size for gzip). */
+  readonly bytes: number;
+  /** Where reading started (bisection to the window's start), 0 for the whole file. */
+  readonly offset: number;
+  readonly lines: number;
+  /** Rotated before the window began: not read. */
+  readonly skipped: boolean;
+  readonly problem?: string;
+}
+
+export interface WindowScan {
+  readonly attackers: Map<string, AttackerStat>;
+  /** Failures in the window (sum over addresses). */
+  readonly failures: number;
+  /** Successful logins in the window, in log order. */
+  readonly logins: LoginEvent[];
+  readonly sources: ScannedSource[];
+  /** The lines' times, for gapFindings(). */
+  readonly gaps: GapState;
+  /** The last source read was a live log (so "no line since" can be judged). */
+  readonly endedLive: boolean;
+  /** Worker threads used besides this one. */
+  readonly workers: number;
+}
+
+/** What a piece needs to know; plain data, so it can be handed to a worker thread. */
+export interface WindowParams {
+  /** Epoch ms. */
+  readonly since: number;
+  readonly now: number;
+  /** Zone for dates without one: 'local' (default), 'UTC' or '+02:00'. */
+  readonly timezone?: string;
+  /** The sshd filter definition (loadFilter('sshd')): no YAML parser needed where it runs. */
+  readonly filter: FilterDefinition;
+  readonly journalctl?: string;
+}
+
+export interface WindowOptions extends WindowParams {
+  readonly files: readonly LogFile[];
+  /** journalctl arguments (without -o) when the journal is read instead of, or besides, files. */
+  readonly journal?: readonly string[];
+  /**
+   * Threads reading (this one included): 'auto' (default) is one per idle core (idleCores) when the
+   * window holds MIN_PARALLEL_BYTES; 1 reads everything in this thread.
+   */
+  readonly workers?: 'auto' | number;
+}
+
+/** A consecutive part of one file (or the journal), read as one job. */
+export interface Piece {
+  readonly path: string;
+  readonly kind: 'file' | 'journal';
+  /** Byte offsets at line starts: warm-up from `warmup`, count from `start` to `end`. */
+  readonly warmup: number;
+  readonly start: number;
+  readonly end: number;
+  /** journalctl arguments for the journal piece. */
+  readonly args?: readonly string[];
+}
+
+export interface PieceResult {
+  readonly attackers: Map<string, AttackerStat>;
+  readonly failures: number;
+  readonly logins: LoginEvent[];
+  readonly gaps: GapState;
+  readonly lines: number;
+  readonly bytes: number;
+  readonly compressed: boolean;
+  readonly problem?: string;
+}
+
+/** Below this much to read in the window, worker threads cost more than they save. */
+export const MIN_PARALLEL_BYTES = 192 * 1024 * 1024;
+const WARMUP_BYTES = 256 * 1024;
+
+const MAX_USERS_PER_ADDRESS = 50;
+/** A failure of the same user from the same address this shortly before a login is taken as a typo. */
+export const TYPO_MS = 120_000;
+/** At most this many failures before one login are taken as typos. */
+const TYPOS_PER_LOGIN = 3;
+
+/**
+ * A line's time to the minute, from its first bytes: the date is decoded only when its minute
+ * changes (syslog "Mmm dd hh:mm", ISO "YYYY-MM-DDThh:mm" plus the zone). NaN when there is none.
+ */
+export class LineClock {
+  private readonly key = Buffer.alloc(32);
+  private keyLength = 0;
+  private value = NaN;
+
+  constructor(private readonly dates: DateParser) {}
+
+  timeOf(buf: Buffer, start: number, end: number): number {
+    const c0 = buf[start] ?? 0;
+    if (c0 >= 65 && c0 <= 90) {
+      // "Mar  1 00:00:01 ": the first 12 bytes name the minute.
+      if (end - start < 16) return NaN;
+      if (this.same(buf, start, 12, -1, 0)) return this.value;
+      this.remember(buf, start, 12, -1, 0);
+      const t = this.dates.syslog(buf.toString('latin1', start, start + 15));
+      this.value = Number.isNaN(t) ? NaN : t - (t % 60_000);
+      return this.value;
+    }
+    if (c0 >= 48 && c0 <= 57) {
+      let sp = buf.indexOf(32, start);
+      if (sp === start + 10) sp = buf.indexOf(32, start + 11);
+      if (sp < 0 || sp > end || sp - start < 16) return NaN;
+      // "2026-03-01T00:00:01.123456+00:00": the minute is the first 16 bytes, the zone the last 6.
+      const zone = Math.max(start + 16, sp - 6);
+      if (this.same(buf, start, 16, zone, sp - zone)) return this.value;
+      this.remember(buf, start, 16, zone, sp - zone);
+      const t = this.dates.iso(buf.toString('latin1', start, sp));
+      this.value = Number.isNaN(t) ? NaN : t - (t % 60_000);
+      return this.value;
+    }
+    return NaN;
+  }
+
+  private same(buf: Buffer, a: number, n: number, z: number, zn: number): boolean {
+    if (this.keyLength !== n + zn) return false;
+    const key = this.key;
+    for (let i = n - 1; i >= 0; i--) if (key[i] !== buf[a + i]) return false;
+    for (let i = 0; i < zn; i++) if (key[n + i] !== buf[z + i]) return false;
+    return true;
+  }
+
+  private remember(buf: Buffer, a: number, n: number, z: number, zn: number): void {
+    buf.copy(this.key, 0, a, a + n);
+    if (zn > 0) buf.copy(this.key, n, z, z + zn);
+    this.keyLength = n + zn;
+  }
+}
+
+const SSHD_STOP = Buffer.from('Received signal ');
+const SSHD_START = Buffer.from('Server listening on ');
+
+function startsWithBytes(buf: Buffer, at: number, end: number, p: Buffer): boolean {
+  if (at + p.length > end) return false;
+  for (let i = 0; i < p.length; i++) if (buf[at + i] !== p[i]) return false;
+  return true;
+}
+
+export function datesFor(params: WindowParams): DateParser {
+  return new DateParser({ now: () => params.now, ...(params.timezone !== undefined ? { timezone: params.timezone } : {}) });
+}
+
+/** Reads one piece in this thread. */
+export async function scanPiece(piece: Piece, params: WindowParams): Promise<PieceResult> {
+  const { since, now } = params;
+  const dates = datesFor(params);
+  const filter = new CompiledFilter(params.filter, { mode: 'aggressive', dates });
+  const prefilter = new FilterPrefilter(params.filter, 'aggressive');
+  const clock = new LineClock(dates);
+  const gaps = new GapTracker();
+  const attackers = new Map<string, AttackerStat>();
+  const logins: LoginEvent[] = [];
+  let failures = 0;
+  // Minute resolution: a line of the window's first minute may be dated a little before it.
+  const earliest = since - 60_000;
+  const file = piece.path;
+
+  // Warm-up: the lines just before the piece only set the filter's marks.
+  const warm = (buf: Buffer, start: number, end: number): void => {
+    const msg = prefilter.locate(buf, start, end);
+    if (msg === NOT_OURS || (msg >= 0 && !prefilter.bytesMayAct(buf, msg, end))) return;
+    filter.match(buf.toString('utf8', start, end), now);
+  };
+
+  const count = (buf: Buffer, start: number, end: number): void => {
+    const minute = clock.timeOf(buf, start, end);
+    if (minute < earliest) return;
+    gaps.line(minute, file);
+    const msg = prefilter.locate(buf, start, end);
+    if (msg === NOT_OURS) return;
+    if (msg >= 0) {
+      const c = buf[msg];
+      if (c === 82 && startsWithBytes(buf, msg, end, SSHD_STOP)) gaps.sshd('stop');
+      else if (c === 83 && startsWithBytes(buf, msg, end, SSHD_START)) gaps.sshd('start');
+      if (!prefilter.bytesMayAct(buf, msg, end)) return;
+    }
+    if (filter.match(buf.toString('utf8', start, end), now) !== 'detected') return;
+    const d = filter.last!;
+    if (d.time < since) return;
+    if (d.action === 'success') {
+      const user = d.user ?? '';
+      const a = attackers.get(d.address.text);
+      if (a) {
+        // Up to TYPOS_PER_LOGIN failures of this user just before: typos, not guessing.
+        let n = 0;
+        for (let i = a.recentTimes.length - 1; i >= 0; i--) {
+          if (d.time - a.recentTimes[i]! > TYPO_MS) break;
+          if (a.recentUsers[i] === user) n++;
+        }
+        a.typos += n;
+        a.recentTimes.length = 0;
+        a.recentUsers.length = 0;
+      }
+      logins.push({
+        time: d.time, address: d.address.text, user, method: d.method ?? '', file,
+        otherFailures: a ? a.failures - a.typos : 0, failuresBefore: a ? a.failures : 0,
+      });
+      return;
+    }
+    failures += d.count;
+    let a = attackers.get(d.address.text);
+    if (!a) {
+      a = { address: d.address.text, failures: 0, first: d.time, last: d.time, users: new Map(), typos: 0, recentTimes: [], recentUsers: [] };
+      attackers.set(d.address.text, a);
+    }
+    if (d.count === 1) {
+      if (a.recentTimes.length === TYPOS_PER_LOGIN) {
+        a.recentTimes.shift();
+        a.recentUsers.shift();
+      }
+      a.recentTimes.push(d.time);
+      a.recentUsers.push(d.user ?? '');
+    } else {
+      a.recentTimes.length = 0;
+      a.recentUsers.length = 0;
+    }
+    a.failures += d.count;
+    if (d.time < a.first) a.first = d.time;
+    if (d.time > a.last) a.last = d.time;
+    const u = d.user;
+    if (u !== undefined && (a.users.size < MAX_USERS_PER_ADDRESS || a.users.has(u))) a.users.set(u, (a.users.get(u) ?? 0) + d.count);
+  };
+
+  const scanner = new LineScanner(null, count);
+  let bytes = 0;
+  let compressed = false;
+  let problem: string | undefined;
+  if (piece.kind === 'journal') {
+    const out = await readJournal(piece.args ?? [], scanner, params.journalctl !== undefined ? { journalctl: params.journalctl } : {});
+    bytes = out.bytesRead;
+    problem = out.problem;
+  } else {
+    if (piece.warmup < piece.start) await readLogFile(piece.path, new LineScanner(null, warm), { offset: piece.warmup, end: piece.start });
+    const out = await readLogFile(piece.path, scanner, { offset: piece.start, end: piece.end });
+    bytes = out.bytesRead;
+    compressed = out.compressed;
+    problem = out.problem;
+  }
+  return { attackers, failures, logins, gaps: gaps.state, lines: scanner.lines, bytes, compressed, ...(problem ? { problem } : {}) };
+}
+
+/** The first line start at or after `at` (within 64 KiB), or -1. */
+function lineStartAfter(path: string, at: number): number {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const b = Buffer.alloc(64 * 1024);
+      const n = readSync(fd, b, 0, b.length, at - 1);
+      const nl = b.subarray(0, n).indexOf(0x0a);
+      return nl < 0 ? -1 : at + nl;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * The pieces to read: rotated files older than the window are skipped, plain files entered at
+ * the window's start; with `parts` > 1, plain ranges are cut at line starts into about `parts`
+ * pieces of equal size overall (compressed files are one piece each).
+ */
+export function planPieces(files: readonly LogFile[], params: WindowParams, parts: number): { pieces: Piece[]; skipped: LogFile[] } {
+  const dates = datesFor(params);
+  const skipped: LogFile[] = [];
+  const ranges: Array<{ file: LogFile; start: number; end: number; gz: boolean }> = [];
+  for (const file of files) {
+    if (!file.current && file.mtime < params.since) {
+      skipped.push(file);
+      continue;
+    }
+    const gz = isGzip(file.path);
+    ranges.push({ file, gz, start: gz ? 0 : offsetForTime(file.path, params.since, dates, file.size), end: gz ? Infinity : file.size });
+  }
+  const plain = ranges.filter((r) => !r.gz).reduce((s, r) => s + (r.end - r.start), 0);
+  const size = Math.max(4 * 1024 * 1024, Math.ceil(plain / Math.max(1, parts)));
+  const pieces: Piece[] = [];
+  for (const r of ranges) {
+    if (r.gz || parts <= 1 || r.end - r.start <= size * 1.25) {
+      pieces.push({ path: r.file.path, kind: 'file', warmup: r.start, start: r.start, end: r.end });
+      continue;
+    }
+    const n = Math.round((r.end - r.start) / size);
+    let start = r.start;
+    for (let k = 1; k <= n; k++) {
+      let end = k === n ? r.end : lineStartAfter(r.file.path, r.start + Math.floor(((r.end - r.start) * k) / n));
+      if (end < 0 || end <= start) end = k === n ? r.end : start;
+      if (end === start) continue;
+      const warmup = start === r.start ? start : Math.max(r.start, lineStartAfter(r.file.path, Math.max(r.start + 1, start - WARMUP_BYTES)));
+      pieces.push({ path: r.file.path, kind: 'file', warmup: warmup < 0 || warmup > start ? start : warmup, start, end });
+      start = end;
+    }
+  }
+  return { pieces, skipped };
+}
+
+/** Messages from a window worker. */
+export type WindowWorkerMessage =
+  | { readonly type: 'done'; readonly index: number; readonly result: PieceResult }
+  | { readonly type: 'failed'; readonly index: number; readonly error: string };
+
+/**
+ * Reads the pieces with `threads` threads: this one and threads - 1 workers, taking pieces from
+ * one queue (so a worker still starting up costs no waiting: this thread is already reading).
+ */
+async function runPieces(pieces: readonly Piece[], params: WindowParams, threads: number): Promise<PieceResult[]> {
+  const results: Array<PieceResult | undefined> = new Array(pieces.length);
+  const queue = pieces.map((_, i) => i);
+  const here = async (): Promise<void> => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) results[i] = await scanPiece(pieces[i]!, params);
+  };
+  const url = new URL('./auth-window-worker.js', import.meta.url);
+  const worker = (): Promise<void> => new Promise((resolve, reject) => {
+    if (!queue.length) {
+      resolve();
+      return;
+    }
+    const w = new Worker(url, { workerData: params });
+    let current: number | undefined;
+    const feed = (): void => {
+      current = queue.shift();
+      if (current !== undefined) w.postMessage({ index: current, piece: pieces[current] });
+      else void w.terminate().then(() => resolve());
+    };
+    w.on('message', (m: WindowWorkerMessage) => {
+      if (m.type === 'done') results[m.index] = m.result;
+      else results[m.index] = { attackers: new Map(), failures: 0, logins: [], gaps: new GapTracker().state, lines: 0, bytes: 0, compressed: false, problem: `${pieces[m.index]?.path ?? '?'}: ${m.error}` };
+      feed();
+    });
+    w.on('error', reject);
+    w.on('exit', (code) => {
+      if (current !== undefined && results[current] === undefined) reject(new Error(`window worker exited (${code}) while reading ${pieces[current]?.path ?? '?'}`));
+    });
+    feed();
+  });
+  const extra = Math.max(0, Math.min(threads, pieces.length) - 1);
+  await Promise.all([...Array.from({ length: extra }, worker), here()]);
+  return results.map((r) => r!);
+}
+
+/** Reads the window's lines from the files (oldest first), then the journal, and merges. */
+export async function scanWindow(options: WindowOptions): Promise<WindowScan> {
+  const params: WindowParams = {
+    since: options.since, now: options.now, filter: options.filter,
+    ...(options.timezone !== undefined ? { timezone: options.timezone } : {}),
+    ...(options.journalctl !== undefined ? { journalctl: options.journalctl } : {}),
+  };
+  const wanted = options.workers === undefined || options.workers === 'auto' ? idleCores() : options.workers;
+  // Three pieces per thread: this thread starts on the first while the workers start up, and the
+  // queue evens out threads that get less of the CPU.
+  let { pieces, skipped } = planPieces(options.files, params, wanted > 1 ? wanted * 3 : 1);
+  const inWindow = pieces.reduce((s, p) => s + (Number.isFinite(p.end) ? p.end - p.start : 0), 0)
+    + options.files.filter((f) => pieces.some((p) => p.path === f.path && !Number.isFinite(p.end))).reduce((s, f) => s + f.size * 8, 0);
+  let threads = wanted > 1 && pieces.length > 1 ? wanted : 1;
+  if ((options.workers === undefined || options.workers === 'auto') && inWindow < MIN_PARALLEL_BYTES) {
+    threads = 1;
+    ({ pieces, skipped } = planPieces(options.files, params, 1));
+  }
+  if (options.journal) pieces = [...pieces, { path: 'journal', kind: 'journal', warmup: 0, start: 0, end: Infinity, args: options.journal }];
+  const results = await runPieces(pieces, params, threads);
+
+  const attackers = new Map<string, AttackerStat>();
+  const logins: LoginEvent[] = [];
+  let failures = 0;
+  for (const r of results) {
+    failures += r.failures;
+    // A login's counts so far cover its own piece: add the earlier pieces'.
+    for (const l of r.logins) {
+      const before = attackers.get(l.address);
+      if (before) {
+        l.otherFailures += before.failures - before.typos;
+        l.failuresBefore += before.failures;
+      }
+      logins.push(l);
+    }
+    for (const [addr, a] of r.attackers) {
+      const m = attackers.get(addr);
+      if (!m) {
+        attackers.set(addr, a);
+        continue;
+      }
+      m.failures += a.failures;
+      m.typos += a.typos;
+      m.first = Math.min(m.first, a.first);
+      m.last = Math.max(m.last, a.last);
+      for (const [u, n] of a.users) if (m.users.size < MAX_USERS_PER_ADDRESS || m.users.has(u)) m.users.set(u, (m.users.get(u) ?? 0) + n);
+    }
+  }
+  const sources: ScannedSource[] = skipped.map((f) => ({ path: f.path, compressed: false, bytes: 0, offset: 0, lines: 0, skipped: true }));
+  pieces.forEach((p, i) => {
+    const r = results[i]!;
+    const prev = sources.find((s) => s.path === p.path && !s.skipped);
+    if (prev) {
+      const merged: ScannedSource = {
+        ...prev, bytes: prev.bytes + r.bytes, lines: prev.lines + r.lines,
+        ...(prev.problem || r.problem ? { problem: [prev.problem, r.problem].filter(Boolean).join('; ') } : {}),
+      };
+      sources[sources.indexOf(prev)] = merged;
+    } else {
+      sources.push({ path: p.path, compressed: r.compressed, bytes: r.bytes, offset: r.compressed ? 0 : p.start, lines: r.lines, skipped: false, ...(r.problem ? { problem: r.problem } : {}) });
+    }
+  });
+  const last = pieces[pieces.length - 1];
+  const endedLive = last !== undefined && (last.kind === 'journal' || options.files.some((f) => f.path === last.path && f.current));
+  return { attackers, failures, logins, sources, gaps: mergeGaps(results.map((r) => r.gaps)), endedLive, workers: threads - 1 };
+}
