@@ -11,8 +11,7 @@ import type { WindowEntry } from '../jails/window.js';
  * crash the positions and the counts always describe the same moment: lines re-read after a
  * restart were not counted yet, and no counted line is read twice.
  */
-export interface BanRecord {
-  readonly id: number;
+export interface NewBan {
   readonly target: string;
   readonly family: 4 | 6;
   readonly jail: string;
@@ -24,19 +23,13 @@ export interface BanRecord {
   readonly evidence: readonly string[];
   /** 'auto' (a jail decided) or 'manual' (warden ban). */
   readonly origin: string;
-  readonly liftedAt: number | null;
-  readonly liftedBy: string | null;
 }
 
-export interface NewBan {
-  readonly target: string;
-  readonly family: 4 | 6;
-  readonly jail: string;
-  readonly since: number;
-  readonly until: number | null;
-  readonly reason: string;
-  readonly evidence: readonly string[];
-  readonly origin: string;
+/** A ban as stored: what was asked, plus its row id and who lifted it, if anyone did. */
+export interface BanRecord extends NewBan {
+  readonly id: number;
+  readonly liftedAt: number | null;
+  readonly liftedBy: string | null;
 }
 
 /** What is known about an address that was banned: the evidence `warden review` shows. */

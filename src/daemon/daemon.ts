@@ -15,7 +15,7 @@ import type { LogSource } from '../sources/source.js';
 import type { Request, BanView, ReviewView } from '../control/protocol.js';
 import { escalatedSeconds } from '../bans/policy.js';
 import { ControlServer } from '../control/server.js';
-import { canonicalAddress, parseCidr } from '../util/ip.js';
+import { canonicalAddress, parseCidr, type Address, type Cidr } from '../util/ip.js';
 import { formatDuration, humanDuration } from '../util/duration.js';
 import type { Logger } from '../util/log.js';
 import { createSource, sourceKey } from './sources.js';
@@ -279,11 +279,8 @@ export class Daemon {
   }
 
   private manualBan(request: Extract<Request, { cmd: 'ban' }>): BanView {
-    const cidr = parseCidr(request.ip);
-    if (!cidr) throw new Error(`"${request.ip}" is not an IP address or CIDR range`);
-    const single = canonicalAddress(request.ip.split('/')[0] as string);
-    const target = cidr.prefix === (cidr.family === 4 ? 32 : 128) && single ? single.text : cidr.text;
-    if (single && cidr.prefix === (cidr.family === 4 ? 32 : 128)) {
+    const { cidr, single, target } = manualTarget(request.ip);
+    if (single) {
       const why = this.allow.reason(single);
       if (why) throw new Error(`${target} is exempt from bans (${why}); remove it from allow first`);
     } else {
@@ -306,10 +303,7 @@ export class Daemon {
   }
 
   private manualUnban(request: Extract<Request, { cmd: 'unban' }>): { ip: string; unbanned: boolean } {
-    const cidr = parseCidr(request.ip);
-    if (!cidr) throw new Error(`"${request.ip}" is not an IP address or CIDR range`);
-    const single = canonicalAddress(request.ip.split('/')[0] as string);
-    const target = cidr.prefix === (cidr.family === 4 ? 32 : 128) && single ? single.text : cidr.text;
+    const { target } = manualTarget(request.ip);
     const unbanned = this.bans.unban(target, request.by);
     for (const jail of this.jails.values()) jail.window.clear(target);
     if (unbanned) this.log.warn(`unban ${target} by ${request.by}`);
@@ -417,6 +411,18 @@ export class Daemon {
         .map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
     };
   }
+}
+
+/**
+ * The ban target an admin typed: a single address (canonical spelling) or a range; `single` is
+ * set only when the text names exactly one address.
+ */
+function manualTarget(ip: string): { cidr: Cidr; single: Address | undefined; target: string } {
+  const cidr = parseCidr(ip);
+  if (!cidr) throw new Error(`"${ip}" is not an IP address or CIDR range`);
+  const whole = cidr.prefix === (cidr.family === 4 ? 32 : 128);
+  const single = whole ? canonicalAddress(ip.split('/')[0] as string) : undefined;
+  return { cidr, single, target: single ? single.text : cidr.text };
 }
 
 function mergeEvents(a: readonly EventRecord[], b: readonly EventRecord[]): EventRecord[] {

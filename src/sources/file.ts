@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 import { fingerprintOf, parseFilePosition, positionKey, readHead, type FilePosition } from './file-position.js';
 import { DEFAULT_MAX_LINE_BYTES, type LineCounters } from './lines.js';
 import { describeErrno, errnoOf, OpenFile } from './open-file.js';
-import type { LineBatch, LogSource, PositionStore, SourceHealth } from './source.js';
+import { healthReport, type LineBatch, type LogSource, type PositionStore, type SourceHealth } from './source.js';
 import { Wakeup } from './wake.js';
 
 /**
@@ -102,14 +102,7 @@ export class FileSource implements LogSource {
   }
 
   health(): SourceHealth {
-    const h: SourceHealth = {
-      name: this.name,
-      state: this.state,
-      linesRead: this.linesRead,
-      linesSkipped: this.counters.skipped,
-      linesTruncated: this.counters.truncated,
-    };
-    return this.error === undefined ? h : { ...h, error: this.error };
+    return healthReport(this.name, this.state, this.linesRead, this.counters, this.error);
   }
 
   batches(): AsyncIterable<LineBatch> {

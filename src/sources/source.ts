@@ -44,3 +44,12 @@ export interface PositionStore {
   loadPosition(key: string): string | undefined;
   savePosition(key: string, value: string): void;
 }
+
+/** A source's health report from its counters (the shape every source returns). */
+export function healthReport(
+  name: string, state: SourceHealth['state'], linesRead: number,
+  counters: { readonly skipped: number; readonly truncated: number }, error: string | undefined,
+): SourceHealth {
+  const h: SourceHealth = { name, state, linesRead, linesSkipped: counters.skipped, linesTruncated: counters.truncated };
+  return error === undefined ? h : { ...h, error };
+}

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter, type LineCounters } from './lines.js';
-import type { LineBatch, LogSource, SourceHealth } from './source.js';
+import { healthReport, type LineBatch, type LogSource, type SourceHealth } from './source.js';
 import { Wakeup } from './wake.js';
 
 /**
@@ -45,14 +45,7 @@ export class StdinSource implements LogSource {
   }
 
   health(): SourceHealth {
-    const h: SourceHealth = {
-      name: this.name,
-      state: this.state,
-      linesRead: this.linesRead,
-      linesSkipped: this.counters.skipped,
-      linesTruncated: this.counters.truncated,
-    };
-    return this.error === undefined ? h : { ...h, error: this.error };
+    return healthReport(this.name, this.state, this.linesRead, this.counters, this.error);
   }
 
   batches(): AsyncIterable<LineBatch> {
