@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { PositionStore } from '../sources/source.js';
-import type { WindowEntry } from '../jails/window.js';
+import { EVIDENCE_LINES } from '../jails/window.js';
 
 /**
  * The state database (SQLite in WAL mode under state_dir, readable by root only). It is the
@@ -58,6 +58,14 @@ export interface EventRecord {
   readonly kind: string;
   readonly address: string | null;
   readonly message: string;
+}
+
+/** A failure counter as a checkpoint writes it (see FailureWindow.takeDirty). */
+export interface FailureChange {
+  readonly times: readonly number[];
+  readonly evidence: readonly string[];
+  /** Keep the newest EVIDENCE_LINES of the stored lines followed by `evidence` (default: replace them). */
+  readonly append?: boolean;
 }
 
 interface BanRow {
@@ -147,6 +155,10 @@ export class StateStore implements PositionStore {
       throw new Error(`${this.path}: written by a newer warden (schema ${version} > ${SCHEMA_VERSION}); refusing to touch it`);
     }
     for (const ext of ['-wal', '-shm']) if (existsSync(this.path + ext)) chmodSync(this.path + ext, 0o600);
+    // Appending a checkpoint's new evidence lines to the stored ones happens inside the upsert, so a
+    // counter whose older lines live only here costs one statement, not a read and a write.
+    this.db.function('warden_append_evidence', { deterministic: true }, (stored: unknown, added: unknown) =>
+      JSON.stringify([...parseLines(stored), ...parseLines(added)].slice(-EVIDENCE_LINES)));
     this.stmts = {
       insertBan: this.db.prepare(`INSERT INTO bans (target, family, jail, since, until, reason, evidence, origin)
         VALUES (@target, @family, @jail, @since, @until, @reason, @evidence, @origin)`),
@@ -169,8 +181,11 @@ export class StateStore implements PositionStore {
       loginsSince: this.db.prepare('SELECT address, user, method, at FROM logins WHERE at >= ? AND method = ?'),
       everBanned: this.db.prepare('SELECT 1 FROM bans WHERE target = ? LIMIT 1').pluck(),
       upsertFailure: this.db.prepare('INSERT OR REPLACE INTO failures (jail, key, times, evidence) VALUES (?, ?, ?, ?)'),
+      appendFailure: this.db.prepare(`INSERT INTO failures (jail, key, times, evidence) VALUES (?, ?, ?, ?)
+        ON CONFLICT (jail, key) DO UPDATE SET times = excluded.times, evidence = warden_append_evidence(evidence, excluded.evidence)`),
       deleteFailure: this.db.prepare('DELETE FROM failures WHERE jail = ? AND key = ?'),
-      failures: this.db.prepare('SELECT key, times, evidence FROM failures WHERE jail = ?'),
+      failures: this.db.prepare('SELECT key, times FROM failures WHERE jail = ?'),
+      failureEvidence: this.db.prepare('SELECT evidence FROM failures WHERE jail = ? AND key = ?').pluck(),
       upsertPosition: this.db.prepare('INSERT OR REPLACE INTO positions (key, value) VALUES (?, ?)'),
       allPositions: this.db.prepare('SELECT key, value FROM positions'),
       insertEvent: this.db.prepare('INSERT INTO events (at, severity, kind, address, message, detail) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -271,14 +286,20 @@ export class StateStore implements PositionStore {
     this.pendingPositions.set(key, value);
   }
 
-  loadFailures(jail: string): Array<[string, WindowEntry]> {
-    const rows = this.stmts.failures.all(jail) as Array<{ key: string; times: string; evidence: string }>;
-    return rows.map((r) => [r.key, { times: JSON.parse(r.times) as number[], evidence: JSON.parse(r.evidence) as string[] }]);
+  /** The failure times of every counter of a jail (start-up); their evidence is read on demand. */
+  loadFailures(jail: string): Array<[string, number[]]> {
+    const rows = this.stmts.failures.all(jail) as Array<{ key: string; times: string }>;
+    return rows.map((r) => [r.key, JSON.parse(r.times) as number[]]);
+  }
+
+  /** The evidence lines stored with a failure counter (empty when there is none). */
+  failureEvidence(jail: string, key: string): string[] {
+    return parseLines(this.stmts.failureEvidence.get(jail, key));
   }
 
   /** Writes changed counters, attempts seen while banned and pending positions atomically. */
   checkpoint(
-    changes: ReadonlyArray<{ jail: string; entries: ReadonlyArray<[string, WindowEntry | undefined]> }>,
+    changes: ReadonlyArray<{ jail: string; entries: ReadonlyArray<[string, FailureChange | undefined]> }>,
     bannedAttempts: ReadonlyMap<string, { count: number; last: number }> = new Map(),
   ): void {
     if (!this.pendingPositions.size && !bannedAttempts.size && changes.every((c) => c.entries.length === 0)) return;
@@ -286,8 +307,10 @@ export class StateStore implements PositionStore {
       for (const [target, a] of bannedAttempts) this.stmts.bannedAttempts.run(a.count, a.last, target);
       for (const { jail, entries } of changes) {
         for (const [key, entry] of entries) {
-          if (entry) this.stmts.upsertFailure.run(jail, key, JSON.stringify(entry.times), JSON.stringify(entry.evidence));
-          else this.stmts.deleteFailure.run(jail, key);
+          if (entry) {
+            const statement = entry.append ? this.stmts.appendFailure : this.stmts.upsertFailure;
+            statement.run(jail, key, JSON.stringify(entry.times), JSON.stringify(entry.evidence));
+          } else this.stmts.deleteFailure.run(jail, key);
         }
       }
       for (const [key, value] of this.pendingPositions) {
@@ -308,6 +331,17 @@ export class StateStore implements PositionStore {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** A stored JSON array of lines; anything else (no row, damage) reads as no lines. */
+function parseLines(json: unknown): string[] {
+  if (typeof json !== 'string') return [];
+  try {
+    const value: unknown = JSON.parse(json);
+    return Array.isArray(value) ? value.filter((l): l is string => typeof l === 'string') : [];
+  } catch {
+    return [];
   }
 }
 

@@ -166,6 +166,7 @@ export class Daemon {
         } else this.bannedAttempts.set(target, { count, last: time });
       },
       onSuccess: (name, d, line) => this.compromise.onSuccess(name, d, line, this.jails.get(name)?.settings.ipv6Prefix ?? 64),
+      storedEvidence: (jail, key) => this.store.failureEvidence(jail, key),
     }, this.dates, this.now);
     jail.restore(this.store.loadFailures(config.name));
     this.jails.set(config.name, jail);

@@ -4,7 +4,7 @@ import { loadFilter } from '../filters/definition.js';
 import type { JailConfig } from '../config/schema.js';
 import { banTarget } from '../util/ip.js';
 import type { LineBatch } from '../sources/source.js';
-import { FailureWindow, type WindowEntry } from './window.js';
+import { FailureWindow } from './window.js';
 import type { AllowList } from './allow.js';
 
 /**
@@ -35,6 +35,11 @@ export interface JailHooks {
   onBannedAttempt?(target: string, time: number, count: number): void;
   /** A successful login (lockout guard, compromise alerts). */
   onSuccess?(jail: string, detection: Detection, line: string): void;
+  /**
+   * The evidence lines the state store holds for a key of this jail (written by a checkpoint):
+   * the window keeps lines in memory only until they are checkpointed.
+   */
+  storedEvidence?(jail: string, key: string): readonly string[];
 }
 
 export interface JailStats {
@@ -57,7 +62,7 @@ export class Jail {
     this.name = config.name;
     this.config = config;
     this.filter = new CompiledFilter(loadFilter(config.filter), { mode: config.mode, dates });
-    this.window = new FailureWindow(config.maxretry, config.findtime * 1000);
+    this.window = new FailureWindow(config.maxretry, config.findtime * 1000, (key) => hooks.storedEvidence?.(this.name, key) ?? []);
   }
 
   get settings(): JailConfig {
@@ -78,8 +83,9 @@ export class Jail {
     this.allow = allow;
   }
 
-  restore(entries: ReadonlyArray<[string, WindowEntry]>): void {
-    for (const [key, entry] of entries) this.window.restore(key, entry);
+  /** Failure times per key from the state store (start-up); their evidence stays in the store. */
+  restore(entries: ReadonlyArray<[string, readonly number[]]>): void {
+    for (const [key, times] of entries) this.window.restore(key, times);
   }
 
   process(batch: LineBatch): void {

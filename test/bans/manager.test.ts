@@ -153,10 +153,34 @@ test('counters and read positions are checkpointed together and survive reopenin
     a.close();
     const b = new StateStore(dir);
     assert.equal(b.loadPosition('file:/var/log/auth.log'), '{"offset":42}');
-    assert.deepEqual(b.loadFailures('sshd'), [['192.0.2.1', { times: [1, 2], evidence: ['x'] }]]);
+    assert.deepEqual(b.loadFailures('sshd'), [['192.0.2.1', [1, 2]]]);
+    assert.deepEqual(b.failureEvidence('sshd', '192.0.2.1'), ['x']);
     b.checkpoint([{ jail: 'sshd', entries: [['192.0.2.1', undefined]] }]);
     assert.deepEqual(b.loadFailures('sshd'), []);
+    assert.deepEqual(b.failureEvidence('sshd', '192.0.2.1'), []);
     b.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a checkpoint appends new evidence lines to the stored ones (newest 3 kept) or replaces them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-store-'));
+  try {
+    const store = new StateStore(dir);
+    store.checkpoint([{ jail: 'sshd', entries: [['192.0.2.1', { times: [1], evidence: ['l1'] }]] }]);
+    store.checkpoint([{ jail: 'sshd', entries: [['192.0.2.1', { times: [1, 2], evidence: ['l2'], append: true }]] }]);
+    assert.deepEqual(store.failureEvidence('sshd', '192.0.2.1'), ['l1', 'l2']);
+    store.checkpoint([{ jail: 'sshd', entries: [['192.0.2.1', { times: [1, 2, 3, 4], evidence: ['l3', 'l4'], append: true }]] }]);
+    assert.deepEqual(store.failureEvidence('sshd', '192.0.2.1'), ['l2', 'l3', 'l4']);
+    assert.deepEqual(store.loadFailures('sshd'), [['192.0.2.1', [1, 2, 3, 4]]]);
+    // A new entry for the same key (the old one led to a ban): its lines replace the old ones.
+    store.checkpoint([{ jail: 'sshd', entries: [['192.0.2.1', { times: [9], evidence: ['n1'], append: false }]] }]);
+    assert.deepEqual(store.failureEvidence('sshd', '192.0.2.1'), ['n1']);
+    // Appending to a key with no row stores the new lines.
+    store.checkpoint([{ jail: 'sshd', entries: [['192.0.2.2', { times: [5], evidence: ['m1'], append: true }]] }]);
+    assert.deepEqual(store.failureEvidence('sshd', '192.0.2.2'), ['m1']);
+    store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
