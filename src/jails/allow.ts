@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
 import { ConfigError } from '../config/schema.js';
 import { canonicalAddress, parseCidr, type Address, type Cidr } from '../util/ip.js';
+import { RecentMap } from '../util/recent.js';
 
 /**
  * Addresses that are never counted or banned: the configured allow-list plus every address of
@@ -39,18 +40,18 @@ export class AllowList {
 
   /** Why an address is exempt ("allow 127.0.0.0/8", "own address"), or undefined. */
   reason(address: Address): string | undefined {
-    // Attackers repeat: remember answers (bounded) so a flood costs one look-up per line.
+    // Attackers repeat: remember answers (bounded) so a flood costs one look-up per line, however
+    // long the allow list.
     const cached = this.answers.get(address.text);
     if (cached !== undefined) return cached === '' ? undefined : cached;
     let why = '';
     if (this.self.has(address.text)) why = 'own address';
     else for (const r of this.ranges) if (r.contains(address)) { why = `allow ${r.text}`; break; }
-    if (this.answers.size >= 65_536) this.answers.clear();
     this.answers.set(address.text, why);
     return why === '' ? undefined : why;
   }
 
-  private readonly answers = new Map<string, string>();
+  private readonly answers = new RecentMap<string, string>(4096);
 
   /** Why a range may not be banned as a whole (it holds an exempt address), or undefined. */
   overlapReason(range: Cidr): string | undefined {

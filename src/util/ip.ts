@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import { RecentMap } from './recent.js';
 
 /**
  * Address handling. Everything that reaches a counter, the database or the kernel goes through
@@ -11,26 +12,28 @@ export type Family = 4 | 6;
 export interface Address {
   readonly text: string;
   readonly family: Family;
+  /**
+   * IPv6 only, when known: the eight 16-bit words, parsed once by canonicalAddress so that range
+   * tests and the /64 ban target do not parse the text again.
+   */
+  readonly words?: readonly number[];
 }
 
 /**
  * Recently seen addresses. Attackers repeat themselves, so most look-ups are a hit that costs one
- * hash look-up instead of validating and copying again. Bounded: cleared when full.
+ * hash look-up instead of validating and copying again. Bounded (~150 bytes per entry): 100,000
+ * distinct attackers cost a parse each, which is what a cache that size would save, and no memory.
  */
-const recent = new Map<string, Address>();
-const RECENT_MAX = 65_536;
+const recent = new RecentMap<string, Address>(4096, copy);
 
 /** Returns the canonical form of an IP address, or undefined when `raw` is not one. */
 export function canonicalAddress(raw: string): Address | undefined {
   const hit = recent.get(raw);
   if (hit) return hit;
   const address = parseAddress(raw);
-  if (address) {
-    if (recent.size >= RECENT_MAX) recent.clear();
-    // The text is usually cut from a log line, and V8 keeps a cut of 13+ characters as a view into
-    // the whole read chunk: a key kept for minutes would pin that chunk. Store a copy.
-    recent.set(copy(raw), address);
-  }
+  // The text is usually cut from a log line, and V8 keeps a cut of 13+ characters as a view into
+  // the whole read chunk: a key kept for minutes would pin that chunk. The cache stores a copy.
+  if (address) recent.set(raw, address);
   return address;
 }
 
@@ -50,7 +53,7 @@ function parseAddress(raw: string): Address | undefined {
   if (words[0] === 0 && words[1] === 0 && words[2] === 0 && words[3] === 0 && words[4] === 0 && words[5] === 0xffff) {
     return { text: `${words[6]! >> 8}.${words[6]! & 255}.${words[7]! >> 8}.${words[7]! & 255}`, family: 4 };
   }
-  return { text: formatV6(words), family: 6 };
+  return { text: formatV6(words), family: 6, words };
 }
 
 /** Parses a valid IPv6 text (with optional embedded IPv4 tail) into eight 16-bit words. */
@@ -119,9 +122,15 @@ export function parseCidr(raw: string): Cidr | undefined {
     const contains = (a: Address): boolean => a.family === 4 && maskV4(v4ToInt(a.text), prefix) === net;
     return { family: 4, prefix, text, contains, overlaps: (o) => overlap({ family: 4, prefix, text, contains }, o) };
   }
-  const net = maskV6(v6Words(address.text), prefix);
+  const net = maskV6(address.words ?? v6Words(address.text), prefix);
   const text = `${formatV6(net)}/${prefix}`;
-  const contains = (a: Address): boolean => a.family === 6 && sameWords(maskV6(v6Words(a.text), prefix), net);
+  const masks = maskV6(Array<number>(8).fill(0xffff), prefix);
+  const contains = (a: Address): boolean => {
+    if (a.family !== 6) return false;
+    const words = a.words ?? v6Words(a.text);
+    for (let i = 0; i < 8; i++) if (((words[i] as number) & (masks[i] as number)) !== net[i]) return false;
+    return true;
+  };
   return { family: 6, prefix, text, contains, overlaps: (o) => overlap({ family: 6, prefix, text, contains }, o) };
 }
 
@@ -153,16 +162,12 @@ function maskV6(words: readonly number[], prefix: number): number[] {
   });
 }
 
-function sameWords(a: readonly number[], b: readonly number[]): boolean {
-  for (let i = 0; i < 8; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * The ban target for an address: itself, or for IPv6 with a prefix < 128 the enclosing network
  * ("2001:db8:1:2::/64"), since one IPv6 host usually owns a whole /64 and rotates within it.
  */
 export function banTarget(address: Address, ipv6Prefix: number): string {
   if (address.family === 4 || ipv6Prefix >= 128) return address.text;
-  return `${formatV6(maskV6(v6Words(address.text), ipv6Prefix))}/${ipv6Prefix}`;
+  // One flat string (not a concatenation): it becomes a long-lived key of the failure window.
+  return [formatV6(maskV6(address.words ?? v6Words(address.text), ipv6Prefix)), ipv6Prefix].join('/');
 }

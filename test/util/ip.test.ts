@@ -7,10 +7,13 @@ test('addresses have one canonical spelling; IPv4-mapped IPv6 folds to IPv4', ()
   assert.deepEqual(canonicalAddress('192.0.2.1'), { text: '192.0.2.1', family: 4 });
   assert.deepEqual(canonicalAddress('::ffff:192.0.2.1'), { text: '192.0.2.1', family: 4 });
   assert.deepEqual(canonicalAddress('::FFFF:c000:0201'), { text: '192.0.2.1', family: 4 });
-  assert.deepEqual(canonicalAddress('2001:DB8:0:0:0:0:0:1'), { text: '2001:db8::1', family: 6 });
-  assert.deepEqual(canonicalAddress('2001:db8:0:0:1:0:0:1'), { text: '2001:db8::1:0:0:1', family: 6 });
-  assert.deepEqual(canonicalAddress('[2001:db8::1]'), { text: '2001:db8::1', family: 6 });
-  assert.deepEqual(canonicalAddress('fe80::1%eth0'), { text: 'fe80::1', family: 6 });
+  // IPv6 addresses carry their parsed words (range tests and ban targets reuse them).
+  const v6 = (text: string): object => ({ text, family: 6, words: canonicalAddress(text)?.words });
+  assert.deepEqual(canonicalAddress('2001:DB8:0:0:0:0:0:1'), v6('2001:db8::1'));
+  assert.deepEqual(canonicalAddress('2001:db8:0:0:1:0:0:1'), v6('2001:db8::1:0:0:1'));
+  assert.deepEqual(canonicalAddress('[2001:db8::1]'), v6('2001:db8::1'));
+  assert.deepEqual(canonicalAddress('fe80::1%eth0'), v6('fe80::1'));
+  assert.deepEqual(canonicalAddress('2001:db8:0:0:1:0:0:1')?.words, [0x2001, 0xdb8, 0, 0, 1, 0, 0, 1]);
   for (const bad of ['', 'example.org', '192.0.2', '192.0.2.256', '01.2.3.4', '2001:db8::1::1', '1.2.3.4 ', 'root']) {
     assert.equal(canonicalAddress(bad), undefined, bad);
   }
@@ -26,6 +29,11 @@ test('CIDR ranges contain what they should, for both families', () => {
   assert.equal(v6?.contains(canonicalAddress('2001:db8:1:ffff::1')!), true);
   assert.equal(v6?.contains(canonicalAddress('2001:db8:2::1')!), false);
   assert.equal(v6?.contains(canonicalAddress('192.0.2.1')!), false);
+  // An address built by hand (no parsed words) is tested the same way.
+  assert.equal(v6?.contains({ text: '2001:db8:1:ffff::1', family: 6 }), true);
+  assert.equal(v6?.contains({ text: '2001:db8:2::1', family: 6 }), false);
+  assert.equal(parseCidr('2001:db8:1:2::/63')?.contains(canonicalAddress('2001:db8:1:3::9')!), true);
+  assert.equal(parseCidr('2001:db8:1:2::/64')?.contains(canonicalAddress('2001:db8:1:3::9')!), false);
   assert.equal(parseCidr('0.0.0.0/0')?.contains(canonicalAddress('203.0.113.5')!), true);
   assert.equal(parseCidr('::ffff:192.0.2.0/120')?.text, '192.0.2.0/24');
   for (const bad of ['192.0.2.0/33', '2001:db8::/129', '192.0.2.0/x', 'host/24', '192.0.2.0/-1']) assert.equal(parseCidr(bad), undefined, bad);
@@ -37,6 +45,17 @@ test('IPv6 ban targets cover the configured prefix; IPv4 stays a single address'
   assert.equal(banTarget(canonicalAddress('2001:db8:1:2:3:4:5:6')!, 56), '2001:db8:1::/56');
   assert.equal(banTarget(canonicalAddress('192.0.2.9')!, 64), '192.0.2.9');
   assert.equal(banTarget(canonicalAddress('::ffff:192.0.2.9')!, 64), '192.0.2.9');
+  assert.equal(banTarget({ text: '2001:db8:1:2:3:4:5:6', family: 6 }, 64), '2001:db8:1:2::/64');
+});
+
+test('the address cache stays bounded and keeps answering right through a turnover of many addresses', () => {
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 20_000; i++) {
+      const raw = `2001:db8:${((i >> 12) + 1).toString(16)}:${((i & 0xfff) + 1).toString(16)}::1`;
+      assert.equal(canonicalAddress(raw)?.text, raw);
+      assert.equal(canonicalAddress('192.0.2.1')?.text, '192.0.2.1', 'a hot address survives');
+    }
+  }
 });
 
 test('durations parse the units people write and reject the rest', () => {
