@@ -148,6 +148,11 @@ export class StateStore implements PositionStore {
     // transactions, which the next start repairs by reconciling the kernel with the database.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    // better-sqlite3 builds SQLite with a 16 MiB page cache per connection; the daemon would grow into
+    // all of it once the failure counters of a large attack fill the database. The pages are in the
+    // OS page cache anyway, so a miss costs a read() of a cached file, not a disk access: SQLite's own
+    // default of 2 MiB is plenty.
+    this.db.pragma('cache_size = -2048');
     this.db.exec(SCHEMA);
     const version = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema_version') as string | undefined;
     if (version === undefined) this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
