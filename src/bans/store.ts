@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { PositionStore } from '../sources/source.js';
 import { EVIDENCE_LINES } from '../jails/window.js';
+import { RecentMap } from '../util/recent.js';
 
 /**
  * The state database (SQLite in WAL mode under state_dir, readable by root only). It is the
@@ -350,10 +351,25 @@ function parseLines(json: unknown): string[] {
   }
 }
 
+/**
+ * Ban records stay in memory for as long as the ban (100,000 permanent ones in the benchmark), and
+ * SQLite hands out a new string per column per row: the few distinct jail, origin and reason values,
+ * and the empty evidence list of manual and imported bans, are shared instead (~100 bytes per ban).
+ */
+const sharedText = new RecentMap<string, string>(1024);
+const NO_EVIDENCE: readonly string[] = Object.freeze([]);
+
+function shared(text: string): string {
+  const known = sharedText.get(text);
+  if (known !== undefined) return known;
+  sharedText.set(text, text);
+  return text;
+}
+
 function toBan(row: BanRow): BanRecord {
   return {
-    id: row.id, target: row.target, family: row.family === 6 ? 6 : 4, jail: row.jail, since: row.since, until: row.until,
-    reason: row.reason, evidence: JSON.parse(row.evidence) as string[], origin: row.origin,
+    id: row.id, target: row.target, family: row.family === 6 ? 6 : 4, jail: shared(row.jail), since: row.since, until: row.until,
+    reason: shared(row.reason), evidence: row.evidence === '[]' ? NO_EVIDENCE : JSON.parse(row.evidence) as string[], origin: shared(row.origin),
     liftedAt: row.lifted_at, liftedBy: row.lifted_by,
   };
 }
