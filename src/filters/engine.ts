@@ -51,6 +51,19 @@ interface CompiledRule {
   readonly regex: RegExp;
   /** Literal text every matching message starts with ('' when none could be derived). */
   readonly prefix: string;
+  /**
+   * Capture numbers of the host, user and method groups in `regex` (0: absent). The regex runs
+   * with its named groups turned into plain ones (numberedGroups): V8 then builds no `groups`
+   * object per match.
+   */
+  readonly host: number;
+  readonly user: number;
+  readonly method: number;
+  /**
+   * The pattern is "^" and literal text only, and captures nothing: the prefix check is the whole
+   * match, and the regex is not run (pam noise, session lines).
+   */
+  readonly literal: boolean;
 }
 
 const REPEATED = 'message repeated ';
@@ -135,7 +148,7 @@ export class CompiledFilter {
     let text = line;
     let start = h.messageStart;
     let count = 1;
-    if (line.startsWith(REPEATED, start)) {
+    if (line.charCodeAt(start) === 109 /* m */ && line.startsWith(REPEATED, start)) {
       const unwrapped = unwrapRepeated(line.slice(start));
       if (unwrapped) {
         text = unwrapped.message;
@@ -161,9 +174,11 @@ export class CompiledFilter {
     const programs = this.programs;
     if (programs.length === 0) return true;
     const length = h.programEnd - h.programStart;
+    const first = line.charCodeAt(h.programStart);
     for (let i = 0; i < programs.length; i++) {
       const p = programs[i] as string;
-      if (p.length === length && line.startsWith(p, h.programStart)) return true;
+      // The first character before the native comparison: "CRON" is as long as "sshd".
+      if (p.length === length && p.charCodeAt(0) === first && line.startsWith(p, h.programStart)) return true;
     }
     return false;
   }
@@ -175,7 +190,11 @@ export class CompiledFilter {
    */
   private matchMessage(text: string, start: number, line: string, count: number, time: number): LineOutcome {
     let badHost = false;
-    const space = text.indexOf(' ', start);
+    // The first word is short: a walk beats a native search.
+    let space = start;
+    const length = text.length;
+    while (space < length && text.charCodeAt(space) !== 32) space++;
+    if (space === length) space = -1;
     const bucket = space > start ? this.byFirstWord.get(wordKey(text, start, space)) : undefined;
     if (bucket) {
       for (const rule of bucket) {
@@ -194,10 +213,13 @@ export class CompiledFilter {
 
   private tryRule(rule: CompiledRule, text: string, start: number, line: string, count: number, time: number): LineOutcome | undefined {
     if (rule.prefix && !text.startsWith(rule.prefix, start)) return undefined;
-    // Sticky matching at the message offset: the line is never copied to match its message.
-    rule.regex.lastIndex = start;
-    const m = rule.regex.exec(text);
-    if (!m) return undefined;
+    let m: RegExpExecArray | null = null;
+    if (!rule.literal) {
+      // Sticky matching at the message offset: the line is never copied to match its message.
+      rule.regex.lastIndex = start;
+      m = rule.regex.exec(text);
+      if (!m) return undefined;
+    }
     const def = rule.def;
     if (def.action === 'mark') {
       this.setMark(this.pid(line), def.mark as string, time);
@@ -209,16 +231,17 @@ export class CompiledFilter {
       if (!mark || mark.mark !== def.requires || time - mark.at > MARK_TTL_MS) return 'recognized';
       this.marks.delete(pid);
     }
-    if (def.action === 'ignore') return 'recognized';
-    const hostText = m.groups?.['host'];
+    if (def.action === 'ignore' || m === null) return 'recognized';
+    const hostText = rule.host ? m[rule.host] : undefined;
     const address = hostText === undefined ? undefined : canonicalAddress(hostText);
     if (!address) return 'bad-host';
-    const user = m.groups?.['user'];
-    const method = m.groups?.['method'];
-    this.last = {
-      action: def.action, address, time, rule: def.id, count,
-      ...(user !== undefined ? { user } : {}), ...(method !== undefined ? { method } : {}),
-    };
+    const user = rule.user ? m[rule.user] : undefined;
+    const method = rule.method ? m[rule.method] : undefined;
+    // Built without spreading: the two optional fields are added only when captured, as before.
+    const d: { -readonly [K in keyof Detection]: Detection[K] } = { action: def.action, address, time, rule: def.id, count };
+    if (user !== undefined) d.user = user;
+    if (method !== undefined) d.method = method;
+    this.last = d;
     return 'detected';
   }
 
@@ -272,8 +295,11 @@ export function compileRule(def: RuleDefinition, origin: string, linear = false)
     let regex: RegExp;
     // Sticky ('y') instead of '^': the engine matches at the message's offset inside the line.
     const body = pattern.startsWith('^') ? pattern.slice(1) : `[^]*?(?:${pattern})`;
+    const source = body.split(HOST_SLOT).join(HOST_GROUP);
+    const flags = linear ? 'ly' : 'y';
     try {
-      regex = new RegExp(body.split(HOST_SLOT).join(HOST_GROUP), linear ? 'ly' : 'y');
+      // Compiled as written first, so that an error names the pattern as the user wrote it.
+      regex = new RegExp(source, flags);
     } catch (e) {
       const message = (e as Error).message;
       if (linear && /linear time/.test(message)) {
@@ -281,8 +307,79 @@ export function compileRule(def: RuleDefinition, origin: string, linear = false)
       }
       throw new Error(`${origin}: rule ${def.id}: invalid pattern: ${message}`);
     }
-    return { def, regex, prefix: literalPrefix(pattern) };
+    const numbered = numberedGroups(source);
+    const at = (name: string): number => numbered.names.get(name) ?? 0;
+    // A back-reference by name (\k<name>) needs its name: such a pattern keeps its named groups
+    // (they are numbered all the same, so reading by number still works).
+    if (!source.includes('\\k<')) regex = new RegExp(numbered.source, flags);
+    const prefix = literalPrefix(pattern);
+    const literal = numbered.names.size === 0 && isLiteralPattern(pattern);
+    return { def, regex, prefix, host: at('host'), user: at('user'), method: at('method'), literal };
   });
+}
+
+/**
+ * The pattern with its named groups made plain capturing groups, and each name's capture number.
+ * Walks the source the way the regex parser does: escapes, character classes (where "(" is a
+ * plain character), and "(?" groups that capture nothing (non-capturing, lookarounds). Meant for
+ * a source that compiled.
+ */
+export function numberedGroups(source: string): { source: string; names: Map<string, number> } {
+  const names = new Map<string, number>();
+  let out = '';
+  let captures = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i] as string;
+    if (c === '\\') {
+      out += source.slice(i, i + 2);
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      out += c;
+      continue;
+    }
+    if (c === '[') {
+      inClass = true;
+      out += c;
+      continue;
+    }
+    if (c === '(') {
+      if (source[i + 1] !== '?') {
+        captures++;
+      } else if (source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!') {
+        const close = source.indexOf('>', i + 3);
+        if (close > 0) {
+          names.set(source.slice(i + 3, close), ++captures);
+          out += '(';
+          i = close;
+          continue;
+        }
+      }
+    }
+    out += c;
+  }
+  return { source: out, names };
+}
+
+/**
+ * A pattern anchored with "^" that is nothing but literal text (what literalPrefix reads, to its
+ * end): matching it is a startsWith test.
+ */
+export function isLiteralPattern(pattern: string): boolean {
+  if (!pattern.startsWith('^')) return false;
+  for (let i = 1; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    if (c === '\\') {
+      const next = pattern[i + 1];
+      if (next !== undefined && /[^\w\s]/.test(next)) { i++; continue; }
+      return false;
+    }
+    if ('.*+?()[]{}|^$<'.includes(c)) return false;
+  }
+  return true;
 }
 
 /**

@@ -81,11 +81,17 @@ export function locateHeader(line: string, out: LogHeader): boolean {
 
 /** "prog[123]: message" or "prog: message" starting at `start`. */
 function parseTag(line: string, start: number, out: LogHeader): boolean {
-  const colon = line.indexOf(': ', start);
-  if (colon < 0) return false;
-  // A tag has no spaces; a colon further on belongs to a message without a tag.
-  const space = line.indexOf(' ', start);
-  if (space >= 0 && space < colon) return false;
+  // The tag ends at the first ": "; a space before it means the line has no tag (a colon further
+  // on belongs to a message without one). Tags are short: a walk beats two native searches.
+  let colon = start;
+  const length = line.length;
+  for (;;) {
+    if (colon >= length) return false;
+    const c = line.charCodeAt(colon);
+    if (c === 32) return false;
+    if (c === 58 /* : */ && line.charCodeAt(colon + 1) === 32) break;
+    colon++;
+  }
   out.programStart = start;
   out.messageStart = colon + 2;
   if (line.charCodeAt(colon - 1) === 93 /* ] */) {

@@ -19,6 +19,7 @@ import type { FilterDefinition } from '../filters/definition.js';
 import { CompiledFilter } from '../filters/engine.js';
 import { FilterPrefilter, NOT_OURS } from './filter-prefilter.js';
 import { GapTracker, mergeGaps, type GapState } from './log-gaps.js';
+import { LineDecoder } from './line-decoder.js';
 import { LineScanner, readJournal, readLogFile } from './log-lines.js';
 import { idleCores, isGzip, offsetForTime, type LogFile } from './log-sources.js';
 
@@ -221,7 +222,7 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
   const warm = (buf: Buffer, start: number, end: number): void => {
     const msg = prefilter.locate(buf, start, end);
     if (msg === NOT_OURS || (msg >= 0 && !prefilter.bytesMayAct(buf, msg, end))) return;
-    filter.match(buf.toString('utf8', start, end), now);
+    filter.match(warmDecoder.line(buf, start, end), now);
   };
 
   const count = (buf: Buffer, start: number, end: number): void => {
@@ -236,11 +237,11 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
       else if (c === 83 && startsWithBytes(buf, msg, end, SSHD_START)) gaps.sshd('start');
       if (!prefilter.bytesMayAct(buf, msg, end)) return;
     }
-    if (filter.match(buf.toString('utf8', start, end), now) !== 'detected') return;
+    if (filter.match(decoder.line(buf, start, end), now) !== 'detected') return;
     const d = filter.last!;
     if (d.time < since) return;
     if (d.action === 'success') {
-      const user = d.user ?? '';
+      const user = decoder.keep(d.user ?? '');
       const a = attackers.get(d.address.text);
       if (a) {
         // Up to TYPOS_PER_LOGIN failures of this user just before: typos, not guessing.
@@ -254,7 +255,7 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
         a.recentUsers.length = 0;
       }
       logins.push({
-        time: d.time, address: d.address.text, user, method: d.method ?? '', file,
+        time: d.time, address: d.address.text, user, method: decoder.keep(d.method ?? ''), file,
         otherFailures: a ? a.failures - a.typos : 0, failuresBefore: a ? a.failures : 0,
       });
       return;
@@ -271,7 +272,7 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
         a.recentUsers.shift();
       }
       a.recentTimes.push(d.time);
-      a.recentUsers.push(d.user ?? '');
+      a.recentUsers.push(decoder.keep(d.user ?? ''));
     } else {
       a.recentTimes.length = 0;
       a.recentUsers.length = 0;
@@ -280,10 +281,17 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
     if (d.time < a.first) a.first = d.time;
     if (d.time > a.last) a.last = d.time;
     const u = d.user;
-    if (u !== undefined && (a.users.size < MAX_USERS_PER_ADDRESS || a.users.has(u))) a.users.set(u, (a.users.get(u) ?? 0) + d.count);
+    if (u !== undefined) {
+      const n = a.users.get(u);
+      if (n !== undefined) a.users.set(u, n + d.count);
+      else if (a.users.size < MAX_USERS_PER_ADDRESS) a.users.set(decoder.keep(u), d.count);
+    }
   };
 
   const scanner = new LineScanner(null, count);
+  const decoder = new LineDecoder(scanner);
+  const warmScanner = new LineScanner(null, warm);
+  const warmDecoder = new LineDecoder(warmScanner);
   let bytes = 0;
   let compressed = false;
   let problem: string | undefined;
@@ -292,7 +300,7 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
     bytes = out.bytesRead;
     problem = out.problem;
   } else {
-    if (piece.warmup < piece.start) await readLogFile(piece.path, new LineScanner(null, warm), { offset: piece.warmup, end: piece.start });
+    if (piece.warmup < piece.start) await readLogFile(piece.path, warmScanner, { offset: piece.warmup, end: piece.start });
     const out = await readLogFile(piece.path, scanner, { offset: piece.start, end: piece.end });
     bytes = out.bytesRead;
     compressed = out.compressed;

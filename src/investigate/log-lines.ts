@@ -34,6 +34,11 @@ export class LineScanner {
   lines = 0;
   /** Lines cut to MAX_LINE_BYTES. */
   truncated = 0;
+  /**
+   * Chunks taken so far: a handler that derives something from a whole chunk (LineDecoder) can
+   * tell a new chunk in a reused buffer from the one before.
+   */
+  chunks = 0;
   private carry: Buffer | null = null;
   private carryFull = false;
 
@@ -49,6 +54,7 @@ export class LineScanner {
 
   /** Takes the next chunk of the input. */
   push(chunk: Buffer): void {
+    this.chunks++;
     let start = 0;
     if (this.carry !== null) {
       const nl = chunk.indexOf(NL);
