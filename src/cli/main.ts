@@ -1,4 +1,6 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
+#!/usr/bin/env node
+// No node flags here: the investigation commands want node's speed; the daemon's memory flags
+// are on its own command line (contrib/warden.service, npm start; see DAEMON_NODE_FLAGS).
 import { ConfigError } from '../config/schema.js';
 import { ControlError } from '../control/client.js';
 import { UsageError } from './usage.js';

@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
-import { parseDocument } from 'yaml';
 
 /**
  * A filter is data, not code: a YAML file in filters/library/ (or a user's directory) that says
@@ -82,13 +82,41 @@ export function builtinFilterPath(name: string): string {
   return join(LIBRARY_DIR, `${name}.yaml`);
 }
 
+/**
+ * The build (scripts/copy-assets.mjs) stores each built-in filter's YAML, already parsed, as JSON
+ * beside it: loading the YAML parser and parsing sshd.yaml is ~90 ms of every `warden report` or
+ * `warden test` run, more than reading a day of logs' worth of candidates. The JSON is only used
+ * while it is at least as new as its YAML (an edited YAML is read as YAML), and goes through the
+ * same validation.
+ */
+export function builtinFilterDataPath(name: string): string {
+  return join(LIBRARY_DIR, `${name}.json`);
+}
+
+function prebuiltData(yamlPath: string): unknown {
+  const jsonPath = yamlPath.replace(/\.yaml$/, '.json');
+  try {
+    if (statSync(jsonPath).mtimeMs < statSync(yamlPath).mtimeMs) return undefined;
+    return JSON.parse(readFileSync(jsonPath, 'utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 const cache = new Map<string, FilterDefinition>();
 
 /** Loads a built-in filter by name, or a filter file by path (anything containing a slash). */
 export function loadFilter(nameOrPath: string): FilterDefinition {
-  const path = nameOrPath.includes('/') ? nameOrPath : builtinFilterPath(nameOrPath);
+  const builtin = !nameOrPath.includes('/');
+  const path = builtin ? builtinFilterPath(nameOrPath) : nameOrPath;
   const cached = cache.get(path);
   if (cached) return cached;
+  const data = builtin ? prebuiltData(path) : undefined;
+  if (data !== undefined) {
+    const def = filterDefinitionFromData(data, path, true);
+    cache.set(path, def);
+    return def;
+  }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -96,15 +124,26 @@ export function loadFilter(nameOrPath: string): FilterDefinition {
     const known = builtinFilterNames().join(', ');
     throw new FilterDefinitionError(`filter "${nameOrPath}": cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? String(e)}); built-in filters: ${known}`);
   }
-  const def = parseFilterDefinition(text, path, !nameOrPath.includes('/'));
+  const def = parseFilterDefinition(text, path, builtin);
   cache.set(path, def);
   return def;
 }
 
-export function parseFilterDefinition(text: string, origin: string, builtin = false): FilterDefinition {
+/** The YAML text of a filter file as plain data (what the build stores as JSON for built-ins). */
+export function parseFilterYaml(text: string, origin: string): unknown {
+  // Loaded on first use only: most runs read the prebuilt JSON of the built-in filters.
+  const { parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) throw new FilterDefinitionError(`${origin}: ${doc.errors[0]!.message}`);
-  const raw = doc.toJS() as unknown;
+  return doc.toJS() as unknown;
+}
+
+export function parseFilterDefinition(text: string, origin: string, builtin = false): FilterDefinition {
+  return filterDefinitionFromData(parseFilterYaml(text, origin), origin, builtin);
+}
+
+/** Validates a filter file's data (parsed YAML or its prebuilt JSON) into a definition. */
+export function filterDefinitionFromData(raw: unknown, origin: string, builtin: boolean): FilterDefinition {
   const where = (key: string): string => `${origin}: ${key}`;
   if (!isRecord(raw)) throw new FilterDefinitionError(`${origin}: a filter file is a mapping with name, programs, rules`);
   const name = str(raw['name'], where('name'));

@@ -62,7 +62,7 @@ rules:
   assert.equal(f.match('Mar  1 00:00:01 h sshd[1]: Failed password for bob from 192.0.2.9 port 22', 0), 'detected');
   assert.deepEqual(f.last, { action: 'failure', address: { text: '192.0.2.9', family: 4 }, time: at, rule: 'fail', count: 1, user: 'bob', method: 'password' });
   assert.equal(f.match('Mar  1 00:00:01 h sshd[1]: Bad from 2001:db8::0:1', 0), 'detected');
-  assert.deepEqual(f.last, { action: 'failure', address: { text: '2001:db8::1', family: 6 }, time: at, rule: 'host-only', count: 1 });
+  assert.deepEqual(f.last, { action: 'failure', address: { text: '2001:db8::1', family: 6, words: [0x2001, 0xdb8, 0, 0, 0, 0, 0, 1] }, time: at, rule: 'host-only', count: 1 });
   assert.ok(!('user' in f.last!) && !('method' in f.last!));
   assert.equal(f.match('Mar  1 00:00:01 h sshd[1]: pam_unix(sshd:session): session opened', 0), 'recognized');
   assert.equal(f.match('Mar  1 00:00:01 h sshd[1]: pam_unix(sshd:sessionX)', 0), 'unmatched');
