@@ -22,6 +22,7 @@ import { GapTracker, mergeGaps, type GapState } from './log-gaps.js';
 import { LineDecoder } from './line-decoder.js';
 import { LineScanner, readJournal, readLogFile } from './log-lines.js';
 import { idleCores, isGzip, offsetForTime, type LogFile } from './log-sources.js';
+import type { Address } from '../util/ip.js';
 
 export interface AttackerStat {
   readonly address: string;
@@ -212,6 +213,17 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
   const clock = new LineClock(dates);
   const gaps = new GapTracker();
   const attackers = new Map<string, AttackerStat>();
+  // The same Address object comes back for an address canonicalAddress has seen lately: looking
+  // it up by identity skips hashing the freshly cut address text on nearly every failure.
+  const byAddress = new Map<Address, AttackerStat>();
+  const attackerOf = (address: Address): AttackerStat | undefined => {
+    let a = byAddress.get(address);
+    if (a === undefined) {
+      a = attackers.get(address.text);
+      if (a !== undefined) byAddress.set(address, a);
+    }
+    return a;
+  };
   const logins: LoginEvent[] = [];
   let failures = 0;
   // Minute resolution: a line of the window's first minute may be dated a little before it.
@@ -242,7 +254,7 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
     if (d.time < since) return;
     if (d.action === 'success') {
       const user = decoder.keep(d.user ?? '');
-      const a = attackers.get(d.address.text);
+      const a = attackerOf(d.address);
       if (a) {
         // Up to TYPOS_PER_LOGIN failures of this user just before: typos, not guessing.
         let n = 0;
@@ -261,10 +273,11 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
       return;
     }
     failures += d.count;
-    let a = attackers.get(d.address.text);
+    let a = attackerOf(d.address);
     if (!a) {
       a = { address: d.address.text, failures: 0, first: d.time, last: d.time, users: new Map(), typos: 0, recentTimes: [], recentUsers: [] };
       attackers.set(d.address.text, a);
+      byAddress.set(d.address, a);
     }
     if (d.count === 1) {
       if (a.recentTimes.length === TYPOS_PER_LOGIN) {
