@@ -1,6 +1,6 @@
-import { netmask, parseTarget, type ParsedTarget } from './address.js';
+import { canonicalPrefixLength, netmask, parseTarget, type ParsedTarget } from './address.js';
 import { chunk, prepareBatch, type PreparedAdd } from './batch.js';
-import { FirewallError, type Firewall, type FirewallBatch, type KernelElement } from './firewall.js';
+import { FirewallError, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement } from './firewall.js';
 import { nftSets, parseNftDocument, parseNftElement } from './nft-json.js';
 import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
 
@@ -45,6 +45,12 @@ import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
  *              `add element`; older kernels silently keep the old one, so there we write
  *              add / delete / add-with-timeout in the same transaction, which costs ~2.5x the
  *              nft time (10k elements: ~70 ms vs ~180 ms measured here).
+ *
+ * Start-up (restore): ONE transaction that declares the structure, flushes our sets and adds every
+ * open ban. Listing the kernel's 100,000 elements to compare (`nft -j list table`) costs more than
+ * re-adding them all (measured: ~0.9 s for the listing alone vs ~0.5 s for flush + add), the flush
+ * drops strays and sets every timeout anew on any kernel, and being one transaction, packets see
+ * the old contents or the new, never an empty set in between.
  */
 
 export interface NftablesOptions {
@@ -89,6 +95,8 @@ export class NftablesFirewall implements Firewall {
   /** Prefix-length sets known to exist (or about to): drives which rules the chains get. */
   private readonly prefixSets = new Map<string, SetKey>();
   private inPlace: boolean | undefined;
+  /** The running probe of the kernel's timeout behaviour (one at a time). */
+  private probing: Promise<boolean> | undefined;
 
   constructor(private readonly options: NftablesOptions = {}) {
     this.table = options.table ?? 'warden';
@@ -114,13 +122,63 @@ export class NftablesFirewall implements Firewall {
       lines.push(`add chain inet ${this.table} forward { ${this.hookSpec('forward')} }`, `flush chain inet ${this.table} forward`, `delete chain inet ${this.table} forward`);
     }
     await this.nftScript(lines);
-    if (this.inPlace === undefined) this.inPlace = await this.probeInPlaceUpdate();
+    await this.timeoutUpdateInPlace();
+  }
+
+  async restore(elements: readonly FirewallElement[]): Promise<void> {
+    // Prefix sets of earlier runs must be flushed too: list them while the script is built.
+    const existing = this.existingSetNames();
+    existing.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    const groups = new Map<string, string[]>();
+    let canonicalized = false;
+    for (const element of elements) {
+      let prefixLength = canonicalPrefixLength(element.target, element.family);
+      let address = prefixLength === (element.family === 4 ? 32 : 128) ? element.target : element.target.slice(0, element.target.indexOf('/'));
+      if (prefixLength === -1) {
+        // Not in canonical form (or not valid): parseTarget spells it canonically or throws.
+        const parsed = parseTarget(element.target);
+        if (parsed.family !== element.family) {
+          throw new FirewallError(`ban target ${parsed.canonical} is IPv${parsed.family} but the element says IPv${String(element.family)}`);
+        }
+        prefixLength = parsed.prefixLength;
+        address = parsed.address;
+        canonicalized = true;
+      }
+      const key = { family: element.family, prefixLength };
+      const name = setName(key);
+      if (isPrefixSet(key)) this.prefixSets.set(name, key);
+      let texts = groups.get(name);
+      if (!texts) groups.set(name, (texts = []));
+      const t = element.timeoutSeconds;
+      if (t === null) texts.push(address);
+      else if (typeof t === 'number' && Number.isFinite(t) && t > 0) texts.push(`${address} timeout ${nftDuration(Math.min(Math.ceil(t), NFT_MAX_TIMEOUT_SECONDS))}`);
+      else throw new FirewallError(`ban of ${element.target}: timeout must be a positive number of seconds or null, got ${String(t)}`);
+    }
+    for (const name of (await existing) ?? []) {
+      const key = ourSetKey(name);
+      if (key && isPrefixSet(key)) this.prefixSets.set(name, key);
+    }
+    const lines = this.structure();
+    if (!this.hookForward) {
+      lines.push(`add chain inet ${this.table} forward { ${this.hookSpec('forward')} }`, `flush chain inet ${this.table} forward`, `delete chain inet ${this.table} forward`);
+    }
+    for (const name of ['banned4', 'banned6', ...this.prefixSets.keys()]) lines.push(`flush set inet ${this.table} ${name}`);
+    for (const [name, texts] of groups) {
+      // Two spellings of one address became the same element: add it once (the last one's timeout, as in apply).
+      const unique = canonicalized ? [...new Map(texts.map((x) => [x.split(' ')[0], x])).values()] : texts;
+      for (let i = 0; i < unique.length; i += ELEMENTS_PER_LINE) {
+        lines.push(`add element inet ${this.table} ${name} { ${unique.slice(i, i + ELEMENTS_PER_LINE).join(', ')} }`);
+      }
+    }
+    await this.nftScript(lines);
+    // Later batches need to know how the kernel updates timeouts; learn it now, off the start path.
+    this.timeoutUpdateInPlace().catch(() => undefined);
   }
 
   async apply(batch: FirewallBatch): Promise<void> {
     const prepared = prepareBatch(batch, NFT_MAX_TIMEOUT_SECONDS);
     if (prepared.remove.length === 0 && prepared.add.length === 0) return;
-    if (this.inPlace === undefined) this.inPlace = await this.probeInPlaceUpdate();
+    await this.timeoutUpdateInPlace();
     for (const t of [...prepared.remove, ...prepared.add.map((a) => a.target)]) this.noteSet(t);
 
     const lines = this.structure();
@@ -177,6 +235,7 @@ export class NftablesFirewall implements Firewall {
   }
 
   async destroy(): Promise<void> {
+    await this.probing?.catch(() => undefined); // a probe finishing later would re-create the table
     // `add` first so the delete cannot fail on a missing table (no `destroy table` in nft 1.0.6).
     await this.nftScript([`add table inet ${this.table}`, `delete table inet ${this.table}`]);
     this.prefixSets.clear();
@@ -229,6 +288,14 @@ export class NftablesFirewall implements Firewall {
       const key = ourSetKey(name);
       if (key && isPrefixSet(key)) this.prefixSets.set(name, key);
     }
+  }
+
+  /** Whether a plain add updates timeouts (probed once; concurrent callers share the probe). */
+  private async timeoutUpdateInPlace(): Promise<boolean> {
+    if (this.inPlace !== undefined) return this.inPlace;
+    this.probing ??= this.probeInPlaceUpdate().finally(() => { this.probing = undefined; });
+    this.inPlace = await this.probing;
+    return this.inPlace;
   }
 
   /**
