@@ -153,6 +153,46 @@ export function formatAddress(bytes: Uint8Array): string {
   return out;
 }
 
+/**
+ * `formatAddress(bytes) === text` for 16 bytes, without building the string: the same walk as
+ * formatAddress, comparing each character it would write.
+ */
+function isFormatted6(bytes: Uint8Array, text: string): boolean {
+  const g = scratchGroups;
+  for (let k = 0; k < 8; k++) g[k] = ((bytes[2 * k] ?? 0) << 8) | (bytes[2 * k + 1] ?? 0);
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) return formatAddress(bytes) === text;
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let k = 0; k < 8; ) {
+    if (g[k] !== 0) { k++; continue; }
+    let j = k;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - k > bestLen) { bestStart = k; bestLen = j - k; }
+    k = j;
+  }
+  let pos = 0;
+  for (let k = 0; k < 8; k++) {
+    if (k === bestStart) {
+      if (text.charCodeAt(pos) !== 58 || text.charCodeAt(pos + 1) !== 58) return false;
+      pos += 2;
+      k += bestLen - 1;
+      continue;
+    }
+    if (pos > 0 && text.charCodeAt(pos - 1) !== 58) {
+      if (text.charCodeAt(pos) !== 58) return false;
+      pos++;
+    }
+    const v = g[k] ?? 0;
+    let shift = 12;
+    while (shift > 0 && (v >> shift) === 0) shift -= 4; // no leading zeros; "0" for zero
+    for (; shift >= 0; shift -= 4) {
+      const n = (v >> shift) & 15;
+      if (text.charCodeAt(pos++) !== (n < 10 ? 48 + n : 87 + n)) return false;
+    }
+  }
+  return pos === text.length;
+}
+
 /** Zeroes the bits after `prefixLength`; returns whether any were set. */
 function maskHostBits(bytes: Uint8Array, prefixLength: number): boolean {
   if (prefixLength === bytes.length * 8) return false;
@@ -234,7 +274,7 @@ export function canonicalPrefixLength(target: string, family: 4 | 6): number {
     bytes = addrText.indexOf(':') === -1 ? parseIPv4(addrText, scratch4, 0) : undefined;
   } else {
     bytes = addrText.indexOf(':') === -1 ? undefined : parseIPv6(addrText, scratch6, scratchGroups);
-    if (bytes && formatAddress(bytes) !== addrText) return -1;
+    if (bytes && !isFormatted6(bytes, addrText)) return -1;
   }
   if (!bytes || maskHostBits(bytes, prefixLength)) return -1;
   return prefixLength;

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { canonicalPrefixLength, netmask, parseTarget, type ParsedTarget } from './address.js';
 import { chunk, prepareBatch, type PreparedAdd } from './batch.js';
 import { FirewallError, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement } from './firewall.js';
@@ -46,8 +49,8 @@ import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
  *              add / delete / add-with-timeout in the same transaction, which costs ~2.5x the
  *              nft time (10k elements: ~70 ms vs ~180 ms measured here).
  *
- * Start-up (restore): ONE transaction that declares the structure, flushes our sets and adds every
- * open ban. Listing the kernel's 100,000 elements to compare (`nft -j list table`) costs more than
+ * Start-up (restore): ONE transaction (`nft -j -f FILE`, JSON input) that declares the structure,
+ * flushes our sets and adds every open ban. Listing the kernel's 100,000 elements to compare (`nft -j list table`) costs more than
  * re-adding them all (measured: ~0.9 s for the listing alone vs ~0.5 s for flush + add), the flush
  * drops strays and sets every timeout anew on any kernel, and being one transaction, packets see
  * the old contents or the new, never an empty set in between.
@@ -129,50 +132,76 @@ export class NftablesFirewall implements Firewall {
     // Prefix sets of earlier runs must be flushed too: list them while the script is built.
     const existing = this.existingSetNames();
     existing.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-    const groups = new Map<string, string[]>();
-    let canonicalized = false;
+    // Almost always every target is canonical (the daemon stores nothing else): one pass, no
+    // duplicates possible. Otherwise a second pass spells them canonically and merges duplicates.
+    const groups = this.elementGroups(elements, false) ?? this.elementGroups(elements, true) ?? new Map<string, string[]>();
+    for (const name of (await existing) ?? []) {
+      const key = ourSetKey(name);
+      if (key && isPrefixSet(key)) this.prefixSets.set(name, key);
+    }
+    const table = { family: 'inet', table: this.table };
+    const commands = this.structureJson().map((c) => JSON.stringify(c));
+    if (!this.hookForward) {
+      const forward = { ...table, name: 'forward' };
+      commands.push(JSON.stringify({ add: { chain: { ...forward, ...hookJson('forward') } } }), JSON.stringify({ flush: { chain: forward } }), JSON.stringify({ delete: { chain: forward } }));
+    }
+    for (const name of ['banned4', 'banned6', ...this.prefixSets.keys()]) commands.push(JSON.stringify({ flush: { set: { ...table, name } } }));
+    for (const [name, texts] of groups) {
+      for (let i = 0; i < texts.length; i += ELEMENTS_PER_LINE) {
+        commands.push(`{"add":{"element":{"family":"inet","table":"${this.table}","name":"${name}","elem":[${texts.slice(i, i + ELEMENTS_PER_LINE).join(',')}]}}}`);
+      }
+    }
+    // JSON input: nft parses it ~30% faster than the same elements as text (100,000 elements:
+    // ~0.12 s of nft user time instead of ~0.19 s, measured with nft 1.0.6). In JSON mode nft opens
+    // "/dev/stdin" by name, which fails on the socket node gives a child as stdin (ENXIO), so the
+    // document goes through a file of our own: a fresh 0700 directory, removed right after.
+    const dir = mkdtempSync(join(tmpdir(), 'warden-nft-'));
+    try {
+      const file = join(dir, 'restore.json');
+      writeFileSync(file, `{"nftables":[\n${commands.join(',\n')}\n]}\n`, { mode: 0o600 });
+      await this.runner.run([this.nft, '-j', '-f', file]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Later batches need to know how the kernel updates timeouts; learn it now, off the start path.
+    this.timeoutUpdateInPlace().catch(() => undefined);
+  }
+
+  /**
+   * Restore's elements as nft JSON texts per set, validated. Without `merge`, returns undefined at
+   * the first target that is not in canonical form; with it, such targets are spelled canonically
+   * (or refused, as parseTarget refuses them) and two spellings of one element become one (the
+   * last one's timeout, as in apply).
+   */
+  private elementGroups(elements: readonly FirewallElement[], merge: boolean): Map<string, string[]> | undefined {
+    const groups = new Map<string, string[] | Map<string, string>>();
     for (const element of elements) {
       let prefixLength = canonicalPrefixLength(element.target, element.family);
       let address = prefixLength === (element.family === 4 ? 32 : 128) ? element.target : element.target.slice(0, element.target.indexOf('/'));
       if (prefixLength === -1) {
-        // Not in canonical form (or not valid): parseTarget spells it canonically or throws.
+        if (!merge) return undefined;
         const parsed = parseTarget(element.target);
         if (parsed.family !== element.family) {
           throw new FirewallError(`ban target ${parsed.canonical} is IPv${parsed.family} but the element says IPv${String(element.family)}`);
         }
         prefixLength = parsed.prefixLength;
         address = parsed.address;
-        canonicalized = true;
       }
       const key = { family: element.family, prefixLength };
       const name = setName(key);
       if (isPrefixSet(key)) this.prefixSets.set(name, key);
-      let texts = groups.get(name);
-      if (!texts) groups.set(name, (texts = []));
+      // JSON written by hand: `address` is formatAddress output (digits, a-f, '.', ':'), nothing to escape.
       const t = element.timeoutSeconds;
-      if (t === null) texts.push(address);
-      else if (typeof t === 'number' && Number.isFinite(t) && t > 0) texts.push(`${address} timeout ${nftDuration(Math.min(Math.ceil(t), NFT_MAX_TIMEOUT_SECONDS))}`);
+      let text: string;
+      if (t === null) text = `"${address}"`;
+      else if (typeof t === 'number' && Number.isFinite(t) && t > 0) text = `{"elem":{"val":"${address}","timeout":${Math.min(Math.ceil(t), NFT_MAX_TIMEOUT_SECONDS)}}}`;
       else throw new FirewallError(`ban of ${element.target}: timeout must be a positive number of seconds or null, got ${String(t)}`);
+      let group = groups.get(name);
+      if (!group) groups.set(name, (group = merge ? new Map<string, string>() : []));
+      if (Array.isArray(group)) group.push(text);
+      else group.set(address, text);
     }
-    for (const name of (await existing) ?? []) {
-      const key = ourSetKey(name);
-      if (key && isPrefixSet(key)) this.prefixSets.set(name, key);
-    }
-    const lines = this.structure();
-    if (!this.hookForward) {
-      lines.push(`add chain inet ${this.table} forward { ${this.hookSpec('forward')} }`, `flush chain inet ${this.table} forward`, `delete chain inet ${this.table} forward`);
-    }
-    for (const name of ['banned4', 'banned6', ...this.prefixSets.keys()]) lines.push(`flush set inet ${this.table} ${name}`);
-    for (const [name, texts] of groups) {
-      // Two spellings of one address became the same element: add it once (the last one's timeout, as in apply).
-      const unique = canonicalized ? [...new Map(texts.map((x) => [x.split(' ')[0], x])).values()] : texts;
-      for (let i = 0; i < unique.length; i += ELEMENTS_PER_LINE) {
-        lines.push(`add element inet ${this.table} ${name} { ${unique.slice(i, i + ELEMENTS_PER_LINE).join(', ')} }`);
-      }
-    }
-    await this.nftScript(lines);
-    // Later batches need to know how the kernel updates timeouts; learn it now, off the start path.
-    this.timeoutUpdateInPlace().catch(() => undefined);
+    return new Map([...groups].map(([name, g]) => [name, Array.isArray(g) ? g : [...g.values()]]));
   }
 
   async apply(batch: FirewallBatch): Promise<void> {
@@ -250,12 +279,19 @@ export class NftablesFirewall implements Firewall {
     return `type filter hook ${hook} priority ${PRIORITY}; policy accept;`;
   }
 
+  /** Our chains, and our sets in rule order. */
+  private layout(): { chains: Array<'input' | 'forward'>; sets: SetKey[] } {
+    return {
+      chains: this.hookForward ? ['input', 'forward'] : ['input'],
+      sets: [{ family: 4, prefixLength: 32 }, { family: 6, prefixLength: 128 }, ...[...this.prefixSets.values()].sort((a, b) => a.family - b.family || b.prefixLength - a.prefixLength)],
+    };
+  }
+
   /** Idempotent declarations plus a rebuilt rule list, for the start of every transaction. */
   private structure(): string[] {
     const t = this.table;
-    const sets: SetKey[] = [{ family: 4, prefixLength: 32 }, { family: 6, prefixLength: 128 }, ...[...this.prefixSets.values()].sort((a, b) => a.family - b.family || b.prefixLength - a.prefixLength)];
+    const { chains, sets } = this.layout();
     const lines = [`add table inet ${t}`];
-    const chains: ('input' | 'forward')[] = this.hookForward ? ['input', 'forward'] : ['input'];
     for (const c of chains) lines.push(`add chain inet ${t} ${c} { ${this.hookSpec(c)} }`);
     for (const s of sets) lines.push(`add set inet ${t} ${setName(s)} { type ${s.family === 4 ? 'ipv4_addr' : 'ipv6_addr'}; flags timeout; }`);
     for (const c of chains) {
@@ -263,6 +299,20 @@ export class NftablesFirewall implements Firewall {
       for (const s of sets) lines.push(`add rule inet ${t} ${c} ${matchExpr(s)} @${setName(s)} drop`);
     }
     return lines;
+  }
+
+  /** structure() as nft JSON commands (restore's input format); a test checks both give the same ruleset. */
+  private structureJson(): object[] {
+    const table = { family: 'inet', table: this.table };
+    const { chains, sets } = this.layout();
+    const out: object[] = [{ add: { table: { family: 'inet', name: this.table } } }];
+    for (const c of chains) out.push({ add: { chain: { ...table, name: c, ...hookJson(c) } } });
+    for (const s of sets) out.push({ add: { set: { ...table, name: setName(s), type: s.family === 4 ? 'ipv4_addr' : 'ipv6_addr', flags: ['timeout'] } } });
+    for (const c of chains) {
+      out.push({ flush: { chain: { ...table, name: c } } });
+      for (const s of sets) out.push({ add: { rule: { ...table, chain: c, expr: [{ match: { op: '==', left: matchJson(s), right: `@${setName(s)}` } }, { drop: null }] } } });
+    }
+    return out;
   }
 
   private noteSet(target: ParsedTarget): void {
@@ -352,6 +402,18 @@ function matchExpr(key: SetKey): string {
   const field = key.family === 4 ? 'ip saddr' : 'ip6 saddr';
   const max = key.family === 4 ? 32 : 128;
   return key.prefixLength === max ? field : `${field} & ${netmask(key.family, key.prefixLength)}`;
+}
+
+/** hookSpec() as the properties of a JSON chain. */
+function hookJson(hook: 'input' | 'forward'): object {
+  return { type: 'filter', hook, prio: PRIORITY, policy: 'accept' };
+}
+
+/** matchExpr() as a JSON expression. */
+function matchJson(key: SetKey): object {
+  const payload = { payload: { protocol: key.family === 4 ? 'ip' : 'ip6', field: 'saddr' } };
+  const max = key.family === 4 ? 32 : 128;
+  return key.prefixLength === max ? payload : { '&': [payload, netmask(key.family, key.prefixLength)] };
 }
 
 function groupBySet<T>(items: readonly T[], target: (item: T) => ParsedTarget): Map<string, T[]> {
