@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canonicalPrefixLength, netmask, parseTarget, type ParsedTarget } from './address.js';
+import { netmask, parseTarget, type ParsedTarget } from './address.js';
 import { chunk, prepareBatch, type PreparedAdd } from './batch.js';
 import { FirewallError, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement } from './firewall.js';
 import { nftSets, parseNftDocument, parseNftElement } from './nft-json.js';
+import { restoreElements } from './nft-restore.js';
 import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
 
 /**
@@ -129,12 +130,11 @@ export class NftablesFirewall implements Firewall {
   }
 
   async restore(elements: readonly FirewallElement[]): Promise<void> {
-    // Prefix sets of earlier runs must be flushed too: list them while the script is built.
+    // Prefix sets of earlier runs must be flushed too: list them while the elements are written.
     const existing = this.existingSetNames();
     existing.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-    // Almost always every target is canonical (the daemon stores nothing else): one pass, no
-    // duplicates possible. Otherwise a second pass spells them canonically and merges duplicates.
-    const groups = this.elementGroups(elements, false) ?? this.elementGroups(elements, true) ?? new Map<string, string[]>();
+    const written = restoreElements(elements, this.table, (family, prefixLength) => setName({ family, prefixLength }), NFT_MAX_TIMEOUT_SECONDS);
+    for (const set of written.sets) if (isPrefixSet(set)) this.prefixSets.set(set.name, { family: set.family, prefixLength: set.prefixLength });
     for (const name of (await existing) ?? []) {
       const key = ourSetKey(name);
       if (key && isPrefixSet(key)) this.prefixSets.set(name, key);
@@ -146,11 +146,6 @@ export class NftablesFirewall implements Firewall {
       commands.push(JSON.stringify({ add: { chain: { ...forward, ...hookJson('forward') } } }), JSON.stringify({ flush: { chain: forward } }), JSON.stringify({ delete: { chain: forward } }));
     }
     for (const name of ['banned4', 'banned6', ...this.prefixSets.keys()]) commands.push(JSON.stringify({ flush: { set: { ...table, name } } }));
-    for (const [name, texts] of groups) {
-      for (let i = 0; i < texts.length; i += ELEMENTS_PER_LINE) {
-        commands.push(`{"add":{"element":{"family":"inet","table":"${this.table}","name":"${name}","elem":[${texts.slice(i, i + ELEMENTS_PER_LINE).join(',')}]}}}`);
-      }
-    }
     // JSON input: nft parses it ~30% faster than the same elements as text (100,000 elements:
     // ~0.12 s of nft user time instead of ~0.19 s, measured with nft 1.0.6). In JSON mode nft opens
     // "/dev/stdin" by name, which fails on the socket node gives a child as stdin (ENXIO), so the
@@ -158,50 +153,20 @@ export class NftablesFirewall implements Firewall {
     const dir = mkdtempSync(join(tmpdir(), 'warden-nft-'));
     try {
       const file = join(dir, 'restore.json');
-      writeFileSync(file, `{"nftables":[\n${commands.join(',\n')}\n]}\n`, { mode: 0o600 });
+      const fd = openSync(file, 'wx', 0o600);
+      try {
+        writeSync(fd, `{"nftables":[\n${commands.join(',\n')}${written.json.length ? ',\n' : ''}`);
+        writeSync(fd, written.json);
+        writeSync(fd, '\n]}\n');
+      } finally {
+        closeSync(fd);
+      }
       await this.runner.run([this.nft, '-j', '-f', file]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
     // Later batches need to know how the kernel updates timeouts; learn it now, off the start path.
     this.timeoutUpdateInPlace().catch(() => undefined);
-  }
-
-  /**
-   * Restore's elements as nft JSON texts per set, validated. Without `merge`, returns undefined at
-   * the first target that is not in canonical form; with it, such targets are spelled canonically
-   * (or refused, as parseTarget refuses them) and two spellings of one element become one (the
-   * last one's timeout, as in apply).
-   */
-  private elementGroups(elements: readonly FirewallElement[], merge: boolean): Map<string, string[]> | undefined {
-    const groups = new Map<string, string[] | Map<string, string>>();
-    for (const element of elements) {
-      let prefixLength = canonicalPrefixLength(element.target, element.family);
-      let address = prefixLength === (element.family === 4 ? 32 : 128) ? element.target : element.target.slice(0, element.target.indexOf('/'));
-      if (prefixLength === -1) {
-        if (!merge) return undefined;
-        const parsed = parseTarget(element.target);
-        if (parsed.family !== element.family) {
-          throw new FirewallError(`ban target ${parsed.canonical} is IPv${parsed.family} but the element says IPv${String(element.family)}`);
-        }
-        prefixLength = parsed.prefixLength;
-        address = parsed.address;
-      }
-      const key = { family: element.family, prefixLength };
-      const name = setName(key);
-      if (isPrefixSet(key)) this.prefixSets.set(name, key);
-      // JSON written by hand: `address` is formatAddress output (digits, a-f, '.', ':'), nothing to escape.
-      const t = element.timeoutSeconds;
-      let text: string;
-      if (t === null) text = `"${address}"`;
-      else if (typeof t === 'number' && Number.isFinite(t) && t > 0) text = `{"elem":{"val":"${address}","timeout":${Math.min(Math.ceil(t), NFT_MAX_TIMEOUT_SECONDS)}}}`;
-      else throw new FirewallError(`ban of ${element.target}: timeout must be a positive number of seconds or null, got ${String(t)}`);
-      let group = groups.get(name);
-      if (!group) groups.set(name, (group = merge ? new Map<string, string>() : []));
-      if (Array.isArray(group)) group.push(text);
-      else group.set(address, text);
-    }
-    return new Map([...groups].map(([name, g]) => [name, Array.isArray(g) ? g : [...g.values()]]));
   }
 
   async apply(batch: FirewallBatch): Promise<void> {
