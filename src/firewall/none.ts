@@ -54,6 +54,7 @@ export class NoneFirewall implements Firewall {
 
   async restore(elements: readonly FirewallElement[]): Promise<void> {
     await this.init();
+    prepareBatch({ add: elements, remove: [] }, Number.MAX_SAFE_INTEGER / 1000); // refuse before dropping anything
     const before = this.entries.size;
     this.entries.clear();
     await this.apply({ add: elements, remove: [] });
