@@ -1101,7 +1101,7 @@ async function restartCase({ ns, table, StateStore, fw, kase }) {
       await stopDaemon(daemon);
       await stopChild(mon);
     }
-    // Warm: the kernel still holds the bans (the usual restart); reconcile finds nothing to do.
+    // Warm: the kernel still holds the bans (the usual restart).
     const tw = performance.now();
     const d2 = startDaemon(cfg, path.join(dir, 'daemon.log'));
     try {
@@ -1116,7 +1116,7 @@ async function restartCase({ ns, table, StateStore, fw, kase }) {
   addRow({
     kase, tool: 'cold: empty kernel → all 10,000 in the kernel', samples: cold, work: RESTART_BANS, workUnit: 'bans/s',
     cpuS: median(cpuCold),
-    notes: `${nRuns} runs; from spawn of \`warden run\` to the commit of the 10,000-element transaction (first \`add element\` event in nft monitor; all 10,000 events counted); socket answers and the restore is done at ${fmtMs(median(coldReady))}; monitor printed all 10,000 at ${fmtMs(median(printed))}; the reconcile's nft apply itself: ${fmtMs(median(applyMs))}; CPU = daemon + its nft children until ready; 10,000 bans inserted with StateStore.addBans in ${fmtMs(insertMs)}`,
+    notes: `${nRuns} runs; from spawn of \`warden run\` to the commit of the 10,000-element transaction (first \`add element\` event in nft monitor; all 10,000 events counted); socket answers and the restore is done at ${fmtMs(median(coldReady))}; monitor printed all 10,000 at ${fmtMs(median(printed))}; the restore's firewall call itself (lastApplyMs): ${fmtMs(median(applyMs))}; CPU = daemon + its nft children until ready; 10,000 bans inserted with StateStore.addBans in ${fmtMs(insertMs)}`,
   });
   addRow({
     kase, tool: 'warm: kernel already holds them → socket answers, restore done', samples: warm, cpuS: median(cpuWarm),
@@ -1795,7 +1795,7 @@ async function caseScale({ bansOnly = false } = {}) {
       const restoreMs = median(bothDone);
       addRow({
         kase: kaseB, tool: `cold restart (empty kernel) → kernel holds all ${Nk} and the socket answers`, samples: bothDone, work: N, workUnit: 'bans/s', cpuS: median(coldCpu), rssKiB: max(coldMem.map((m) => m.hwmKiB)),
-        notes: `${SCALE_RUNS} runs; from spawn of \`warden run\`: kernel transaction committed at ${coldCommit.map(fmtMs).join(', ')} (first \`add element\` event in nft monitor), socket first answers at ${coldAnswer.map(fmtMs).join(', ')}, says the restore is done at ${cold.map(fmtMs).join(', ')}; CPU s (daemon + its nft children, at that point) ${coldCpu.map((c) => c.toFixed(2)).join(', ')}; the restore's nft apply itself ${coldApply.map(fmtMs).join(', ')}; kernel held ${counts.map((n) => n.toLocaleString('en-US')).join(', ')} elements${allIn ? ' (OK)' : ' (**expected ' + N + '**)'}; RSS after start ${coldMem.map((m) => mib(m.rssKiB)).join(', ')}; ${Nk} permanent bans inserted with StateStore.addBans in ${fmtMs(insertMs)}`,
+        notes: `${SCALE_RUNS} runs; from spawn of \`warden run\`: kernel transaction committed at ${coldCommit.map(fmtMs).join(', ')} (first \`add element\` event in nft monitor), socket first answers at ${coldAnswer.map(fmtMs).join(', ')}, says the restore is done at ${cold.map(fmtMs).join(', ')}; CPU s (daemon + its nft children, at that point) ${coldCpu.map((c) => c.toFixed(2)).join(', ')}; the restore's firewall call itself (lastApplyMs) ${coldApply.map(fmtMs).join(', ')}; kernel held ${counts.map((n) => n.toLocaleString('en-US')).join(', ')} elements${allIn ? ' (OK)' : ' (**expected ' + N + '**)'}; RSS after start ${coldMem.map((m) => mib(m.rssKiB)).join(', ')}; ${Nk} permanent bans inserted with StateStore.addBans in ${fmtMs(insertMs)}`,
       });
       addRow({
         kase: kaseB, tool: `warm restart (kernel already holds ${Nk}) → socket answers, restore done`, samples: warm, cpuS: median(warmCpu), rssKiB: max(warmMem.map((m) => m.hwmKiB)),
