@@ -186,16 +186,18 @@ export class BanManager {
     return true;
   }
 
-  /** Drops expired bans from memory (the kernel already removed them by timeout). */
-  sweep(): BanRecord[] {
+  /**
+   * Drops expired bans from memory (the kernel already removed them by timeout) and returns their
+   * targets. No database read here: a wave of bans made together also expires together.
+   */
+  sweep(): Array<{ target: string; until: number }> {
     const now = this.now();
-    const expired: BanRecord[] = [];
+    const expired: Array<{ target: string; until: number }> = [];
     for (const [target, until] of this.active) {
       if (until !== null && until <= now) {
         this.active.delete(target);
         this.countsCache = undefined;
-        const ban = this.store.latestBan(target);
-        if (ban) expired.push(ban);
+        expired.push({ target, until });
       }
     }
     return expired;

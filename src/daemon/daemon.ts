@@ -47,6 +47,7 @@ const CHECKPOINT_MS = 1000;
 const SWEEP_MS = 1000;
 const EXPIRE_WINDOWS_MS = 60_000;
 const RECONCILE_MS = 60_000;
+const EXPIRY_LINES = 20;
 export const VERSION = '0.1.0';
 
 export class Daemon {
@@ -254,7 +255,10 @@ export class Daemon {
   }
 
   private sweep(): void {
-    for (const ban of this.bans.sweep()) this.log.info(`ban of ${ban.target} (${ban.jail}) expired`);
+    // One line per expiry, up to a point: 100,000 bans of one wave expire in the same second.
+    const expired = this.bans.sweep();
+    for (const { target } of expired.slice(0, EXPIRY_LINES)) this.log.info(`ban of ${target} (${this.store.latestBan(target)?.jail ?? '?'}) expired`);
+    if (expired.length > EXPIRY_LINES) this.log.info(`... and ${expired.length - EXPIRY_LINES} more bans expired`);
     // A log that disappears or becomes unreadable is said once in the log (and shown in status
     // for as long as it lasts), and so is its recovery.
     for (const running of this.sources.values()) {
