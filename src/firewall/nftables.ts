@@ -1,4 +1,4 @@
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netmask, parseTarget, type ParsedTarget } from './address.js';
@@ -155,9 +155,10 @@ export class NftablesFirewall implements Firewall {
       const file = join(dir, 'restore.json');
       const fd = openSync(file, 'wx', 0o600);
       try {
-        writeSync(fd, `{"nftables":[\n${commands.join(',\n')}${written.json.length ? ',\n' : ''}`);
-        writeSync(fd, written.json);
-        writeSync(fd, '\n]}\n');
+        // writeFileSync on a descriptor writes everything at the current position (writeSync may write less).
+        writeFileSync(fd, `{"nftables":[\n${commands.join(',\n')}${written.json.length ? ',\n' : ''}`);
+        writeFileSync(fd, written.json);
+        writeFileSync(fd, '\n]}\n');
       } finally {
         closeSync(fd);
       }
