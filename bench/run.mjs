@@ -4,6 +4,9 @@
  *
  *   node bench/run.mjs [--quick] [--only filter,ingest,apply,latency,flood,scale,packet] [--runs N] [--no-install] [--profile]
  *
+ *   Narrower cases for work on one figure: --only restart (3b alone: daemon restart with 10,000
+ *   open bans), --only scale-bans (6b alone: 100,000 permanent bans, cold and warm restart).
+ *
  * Cases
  *   1. filter   `warden test` over a generated 1,000,000-line auth.log (normal, aggressive), with
  *               `grep -c sshd` as the floor; per-address accuracy against the generator's truth;
@@ -90,10 +93,12 @@ if (flag('--help') || flag('-h')) {
 }
 const QUICK = flag('--quick');
 const ALL_CASES = 'filter,ingest,apply,latency,flood,scale,packet';
+/** Parts of a case, run only when named: restart = 3b of apply, scale-bans = 6b of scale. */
+const PART_CASES = 'restart,scale-bans';
 const ONLY = new Set((opt('--only', ALL_CASES)).split(',').map((s) => s.trim()).filter(Boolean));
 for (const name of ONLY) {
-  if (!ALL_CASES.split(',').includes(name)) {
-    process.stderr.write(`bench: --only: unknown case "${name}" (cases: ${ALL_CASES})\n`);
+  if (!`${ALL_CASES},${PART_CASES}`.split(',').includes(name)) {
+    process.stderr.write(`bench: --only: unknown case "${name}" (cases: ${ALL_CASES}; parts: ${PART_CASES})\n`);
     process.exit(2);
   }
 }
@@ -499,7 +504,7 @@ function renderMarkdown(partial) {
   L.push('- `npm run bench -- --profile` adds one extra ingest run under `node --cpu-prof` (not in the table) and its stage breakdown; `WARDEN_BENCH_NODE_ARGS="…"` passes other node flags to every daemon (e.g. `--max-semi-space-size=1`). The machine is shared: other test suites may run at the same time (see the load average), so compare ratios within one run.');
   L.push('- Firewall cases run in network namespaces created and deleted by the bench (`ip netns`), with documentation addresses only (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32). Ban latency is taken from `nft monitor` events in the namespace (one `add element` line per element, delivered at commit).');
   L.push(`- Flood: fail2ban-server runs in the foreground (\`fail2ban-server -f -x -c bench/out/flood-f2b/conf … start\`, TZ=UTC) with the stock filter.d, \`jail.local\` [sshd] mode normal, backend pyinotify (polling when pyinotify is missing), logpath = the bench log, maxretry 5, findtime 1h, \`dbfile = :memory:\`, loglevel NOTICE, and a ban action whose ban/unban/flush run \`true\`. Its "Total failed" is polled with fail2ban's own CSocket class (the \`status sshd\` request fail2ban-client sends) and checked once with \`fail2ban-client -s SOCK status sshd\` at the end. Both tools' CPU and RSS come from /proc (fail2ban's CPU includes the \`true\` processes it reaped). fail2ban gets ${FLOOD_F2B_BUDGET_S} s after the last line.`);
-  L.push('- Scale: RSS is VmRSS (resident now) and VmHWM (peak over the process\'s life) from /proc/PID/status. Growth = VmRSS 4 s after the last line was counted (after the checkpoints wrote the windows to SQLite) minus VmRSS before input; V8 may still hold garbage, so this is an upper bound of live data. Cold restart = kernel table deleted first (as after a reboot); commit time = first `add element` event in `nft monitor` (the bans go in as one transaction).');
+  L.push('- Scale: RSS is VmRSS (resident now) and VmHWM (peak over the process\'s life) from /proc/PID/status. Growth = VmRSS 4 s after the last line was counted (after the checkpoints wrote the windows to SQLite) minus VmRSS before input; V8 may still hold garbage, so this is an upper bound of live data. Cold restart = kernel table deleted first (as after a reboot); commit time = first `add element` event in `nft monitor` (the bans go in as one transaction). The restore target is taken from runs without the monitor: a listening monitor makes the kernel build one event per element inside the commit (~0.35 s more for 100k here), so those runs only report the commit time.');
   L.push('- Packet path: the probe (bench/connect-probe.mjs) runs inside the namespace: a listener on 2001:db8:ffff:ffff::1 and sequential connects from 2001:db8:ffff:ffff::2, both on the namespace\'s loopback, so every SYN, SYN-ACK and ACK crosses the input hook and its set lookups; the client resets each connection (no TIME_WAIT). Connect time includes node\'s event-loop overhead; rounds with 0 and 100,000 elements alternate.');
   L.push('');
   return L.join('\n');
@@ -577,6 +582,23 @@ async function waitForStatus(socket, child, timeoutMs = 30_000, pollMs = 10) {
     await sleep(pollMs);
   }
   throw new Error(`daemon did not answer within ${timeoutMs} ms: ${lastErr?.message}`);
+}
+
+/**
+ * Waits for the first status answer, then until the daemon no longer says it is restoring its
+ * bans (a daemon may open its socket before the kernel holds them). Returns both times.
+ */
+async function waitRestored(socket, child, timeoutMs = 60_000, pollMs = 5) {
+  const st0 = await waitForStatus(socket, child, timeoutMs, pollMs);
+  const tAnswer = performance.now();
+  let st = st0;
+  const deadline = Date.now() + timeoutMs;
+  while (st.state === 'restoring') {
+    if (Date.now() > deadline) throw new Error(`daemon still restoring after ${timeoutMs} ms`);
+    await sleep(pollMs);
+    st = await callDaemon(socket, { cmd: 'status' }, 5000);
+  }
+  return { st, tAnswer, tRestored: performance.now(), restoringAtFirstAnswer: st0.state === 'restoring' };
 }
 
 async function stopDaemon(child, timeoutMs = 15_000) {
@@ -1012,6 +1034,21 @@ async function caseApply() {
   }
 }
 
+/** --only restart: 3b alone, in a namespace of its own. */
+async function caseRestart() {
+  const { NftablesFirewall } = await import(pathToFileURL(path.join(DIST, 'firewall', 'nftables.js')).href);
+  const { StateStore } = await import(pathToFileURL(path.join(DIST, 'bans', 'store.js')).href);
+  const ns = await addNamespace('rst');
+  const table = 'wbench';
+  try {
+    const fw = new NftablesFirewall({ table, netns: ns });
+    await restartCase({ ns, table, StateStore, fw, kase: '3b. daemon restart, 10,000 open bans' });
+    await fw.destroy().catch(() => undefined);
+  } finally {
+    deleteNamespace(ns);
+  }
+}
+
 async function restartCase({ ns, table, StateStore, fw, kase }) {
   const dir = path.join(OUT, 'restart');
   fs.rmSync(dir, { recursive: true, force: true });
@@ -1053,8 +1090,7 @@ async function restartCase({ ns, table, StateStore, fw, kase }) {
     const ts = performance.now();
     const daemon = startDaemon(cfg, path.join(dir, 'daemon.log'));
     try {
-      const st = await waitForStatus(socket, daemon, 60_000, 5);
-      const tReady = performance.now();
+      const { st, tRestored: tReady } = await waitRestored(socket, daemon);
       const deadline = Date.now() + 30_000;
       while (tAllPrinted === undefined && Date.now() < deadline) await sleep(5);
       if (tAllPrinted === undefined) throw new Error(`restart: only ${seen} of ${RESTART_BANS} element events seen`);
@@ -1067,11 +1103,11 @@ async function restartCase({ ns, table, StateStore, fw, kase }) {
       await stopDaemon(daemon);
       await stopChild(mon);
     }
-    // Warm: the kernel still holds the bans (the usual restart); reconcile finds nothing to do.
+    // Warm: the kernel still holds the bans (the usual restart).
     const tw = performance.now();
     const d2 = startDaemon(cfg, path.join(dir, 'daemon.log'));
     try {
-      await waitForStatus(socket, d2, 60_000, 5);
+      await waitRestored(socket, d2);
       warm.push(performance.now() - tw);
       cpuWarm.push(procCpu(d2.pid).total);
     } finally {
@@ -1082,11 +1118,11 @@ async function restartCase({ ns, table, StateStore, fw, kase }) {
   addRow({
     kase, tool: 'cold: empty kernel → all 10,000 in the kernel', samples: cold, work: RESTART_BANS, workUnit: 'bans/s',
     cpuS: median(cpuCold),
-    notes: `${nRuns} runs; from spawn of \`warden run\` to the commit of the 10,000-element transaction (first \`add element\` event in nft monitor; all 10,000 events counted); socket answers at ${fmtMs(median(coldReady))}; monitor printed all 10,000 at ${fmtMs(median(printed))}; the reconcile's nft apply itself: ${fmtMs(median(applyMs))}; CPU = daemon + its nft children until ready; 10,000 bans inserted with StateStore.addBans in ${fmtMs(insertMs)}`,
+    notes: `${nRuns} runs; from spawn of \`warden run\` to the commit of the 10,000-element transaction (first \`add element\` event in nft monitor; all 10,000 events counted); socket answers and the restore is done at ${fmtMs(median(coldReady))}; monitor printed all 10,000 at ${fmtMs(median(printed))}; the restore's firewall call itself (lastApplyMs): ${fmtMs(median(applyMs))}; CPU = daemon + its nft children until ready; 10,000 bans inserted with StateStore.addBans in ${fmtMs(insertMs)}`,
   });
   addRow({
-    kase, tool: 'warm: kernel already holds them → socket answers', samples: warm, cpuS: median(cpuWarm),
-    notes: `${nRuns} runs; reconcile lists the kernel sets and adds nothing; ${inKernel.toLocaleString('en-US')} elements in the kernel at the end`,
+    kase, tool: 'warm: kernel already holds them → socket answers, restore done', samples: warm, cpuS: median(cpuWarm),
+    notes: `${nRuns} runs; ${inKernel.toLocaleString('en-US')} elements in the kernel at the end`,
   });
 }
 
@@ -1616,7 +1652,8 @@ async function statusTiming(socket, n = 5) {
   return median(xs);
 }
 
-async function caseScale() {
+/** `bansOnly` (--only scale-bans): 6b's restarts alone, without 6a and without the tracked load on top. */
+async function caseScale({ bansOnly = false } = {}) {
   const N = SCALE_N;
   const Nk = `${N / 1000}k`;
   const kaseA = `6a. scale: ${N.toLocaleString('en-US')} tracked addresses (backend none)`;
@@ -1627,8 +1664,9 @@ async function caseScale() {
 
   // ---- A: N addresses with 2 failures each (maxretry 5): all stay in the windows, none is banned.
   // As shipped (the target), then with node's default flags (informational).
-  const variants = SCALE_PARTS.has('tracked') ? [[SHIPPED_NODE_ARGS, true]] : [];
-  if (SHIPPED_NODE_ARGS.length && variants.length) variants.push([[], false]);
+  const withTracked = !bansOnly && SCALE_PARTS.has('tracked');
+  const variants = withTracked ? [[SHIPPED_NODE_ARGS, true]] : [];
+  if (SHIPPED_NODE_ARGS.length && withTracked) variants.push([[], false]);
   for (const [nodeArgs, isTarget] of variants) {
     const dir = path.join(OUT, `scale-tracked-${isTarget ? 'shipped' : 'default'}`);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -1708,9 +1746,28 @@ async function caseScale() {
     const daemonLog = path.join(dir, 'daemon.log');
     const bNodeArgs = [...SHIPPED_NODE_ARGS, '--trace-gc'];
 
-    const cold = [], coldCommit = [], coldApply = [], coldMem = [], warm = [], warmMem = [], counts = [];
+    const cold = [], coldAnswer = [], coldCommit = [], coldApply = [], coldMem = [], coldCpu = [], warm = [], warmAnswer = [], warmMem = [], warmCpu = [], counts = [];
+    const quiet = [], quietAnswer = [], quietCpu = [], quietCounts = [];
     let daemon;
     for (let i = 0; i < SCALE_RUNS; i++) {
+      // Cold without a monitor: a listening `nft monitor` makes the kernel build one event per
+      // element inside the commit (measured: nft -f of these 100k takes ~0.9 s instead of ~0.55 s
+      // with a monitor attached). "Restore done" implies the commit (nft -f exits only once the
+      // kernel has applied the batch), and the element count is checked right after.
+      await fw.destroy();
+      await sleep(200);
+      const tq = performance.now();
+      daemon = startDaemon(cfg, daemonLog, { nodeArgs: bNodeArgs });
+      try {
+        const { st, tAnswer, tRestored } = await waitRestored(socket, daemon);
+        quietCpu.push(procCpu(daemon.pid).total);
+        quiet.push(tRestored - tq);
+        quietAnswer.push(tAnswer - tq);
+        if (st.firewall.lastError) throw new Error(`scale: restore failed: ${st.firewall.lastError}`);
+        quietCounts.push(await nftCount(ns, table));
+      } finally {
+        await stopDaemon(daemon);
+      }
       // Cold: empty kernel (as after a reboot): every ban must be added.
       await fw.destroy();
       let tCommit;
@@ -1727,14 +1784,15 @@ async function caseScale() {
       const ts = performance.now();
       daemon = startDaemon(cfg, daemonLog, { nodeArgs: bNodeArgs });
       try {
-        const st = await waitForStatus(socket, daemon, 60_000, 5);
-        const tReady = performance.now();
+        const { st, tAnswer, tRestored: tReady } = await waitRestored(socket, daemon);
         await Promise.race([committed, sleep(10_000)]);
         // One transaction: the first element event marks its commit. Stop the monitor at once
         // (printing 100k events would compete with the daemon for the CPU).
         await stopChild(mon);
         if (tCommit === undefined) throw new Error('scale: no element event from nft monitor');
+        coldCpu.push(procCpu(daemon.pid).total);
         cold.push(tReady - ts);
+        coldAnswer.push(tAnswer - ts);
         coldCommit.push(tCommit - ts);
         coldApply.push(st.firewall.lastApplyMs);
         coldMem.push(memDetail(daemon.pid));
@@ -1747,52 +1805,69 @@ async function caseScale() {
       const tw = performance.now();
       daemon = startDaemon(cfg, daemonLog, { nodeArgs: bNodeArgs });
       try {
-        await waitForStatus(socket, daemon, 60_000, 5);
-        warm.push(performance.now() - tw);
+        const { tAnswer, tRestored } = await waitRestored(socket, daemon);
+        warmCpu.push(procCpu(daemon.pid).total);
+        warm.push(tRestored - tw);
+        warmAnswer.push(tAnswer - tw);
         warmMem.push(memDetail(daemon.pid));
       } finally {
         if (i < SCALE_RUNS - 1) await stopDaemon(daemon);
       }
     }
+    /** The cold and warm restart rows and the restore target (also without the tracked load). */
+    const restartRows = ({ inKernel, statusMsBans }) => {
+      const allIn = counts.every((n) => n === N) && quietCounts.every((n) => n === N) && inKernel === N;
+      // The socket may answer before the kernel commit (status then says "restoring"): a run
+      // counts when both happened, so the monitored runs take the later of the two.
+      const bothDone = cold.map((c, i) => Math.max(c, coldCommit[i]));
+      const restoreMs = median(quiet);
+      addRow({
+        kase: kaseB, tool: `cold restart (empty kernel, no nft monitor) → kernel holds all ${Nk} and the socket answers`, samples: quiet, work: N, workUnit: 'bans/s', cpuS: median(quietCpu),
+        notes: `${SCALE_RUNS} runs; from spawn of \`warden run\` until status no longer says "restoring" (the restore's nft -f has exited 0: the kernel committed); socket first answered at ${quietAnswer.map(fmtMs).join(', ')}; CPU s (daemon + its nft children) ${quietCpu.map((c) => c.toFixed(2)).join(', ')}; kernel held ${quietCounts.map((n) => n.toLocaleString('en-US')).join(', ')} elements right after`,
+      });
+      addRow({
+        kase: kaseB, tool: `cold restart (empty kernel, nft monitor attached) → kernel holds all ${Nk} and the socket answers`, samples: bothDone, work: N, workUnit: 'bans/s', cpuS: median(coldCpu), rssKiB: max(coldMem.map((m) => m.hwmKiB)),
+        notes: `${SCALE_RUNS} runs; from spawn of \`warden run\`: kernel transaction committed at ${coldCommit.map(fmtMs).join(', ')} (first \`add element\` event in nft monitor), socket first answers at ${coldAnswer.map(fmtMs).join(', ')}, says the restore is done at ${cold.map(fmtMs).join(', ')}; CPU s (daemon + its nft children, at that point) ${coldCpu.map((c) => c.toFixed(2)).join(', ')}; the restore's firewall call itself (lastApplyMs) ${coldApply.map(fmtMs).join(', ')}; kernel held ${counts.map((n) => n.toLocaleString('en-US')).join(', ')} elements${allIn ? ' (OK)' : ' (**expected ' + N + '**)'}; RSS after start ${coldMem.map((m) => mib(m.rssKiB)).join(', ')}; ${Nk} permanent bans inserted with StateStore.addBans in ${fmtMs(insertMs)}`,
+      });
+      addRow({
+        kase: kaseB, tool: `warm restart (kernel already holds ${Nk}) → socket answers, restore done`, samples: warm, cpuS: median(warmCpu), rssKiB: max(warmMem.map((m) => m.hwmKiB)),
+        notes: `${SCALE_RUNS} runs; socket first answers at ${warmAnswer.map(fmtMs).join(', ')}, restore done at ${warm.map(fmtMs).join(', ')}; CPU s ${warmCpu.map((c) => c.toFixed(2)).join(', ')}; RSS after start ${warmMem.map((m) => mib(m.rssKiB)).join(', ')}, peak ${warmMem.map((m) => mib(m.hwmKiB)).join(', ')}; status call with ${Nk} bans: ${fmtMs(statusMsBans)} (median of 5)`,
+      });
+      addTarget(`${Nk} permanent bans restored (cold restart → kernel holds all and socket answers)`, restoreMs, 1000, '<', 'ms', 'restore100k');
+      if (!allIn) results.errors.push(`scale: the kernel did not hold all ${N} bans after every restart`);
+      targetDetail('restore100k', `cold (empty kernel), median of ${SCALE_RUNS}, without nft monitor: restore done ${fmtMs(median(quiet))}; with nft monitor attached: kernel commit ${fmtMs(median(coldCommit))}, socket answers ${fmtMs(median(coldAnswer))}, restore done ${fmtMs(median(cold))}; warm restart ${fmtMs(median(warm))}`);
+      L.push(`- ${Nk} permanent bans, cold restart without nft monitor: restore done (kernel holds all, socket answers) at ${fmtMs(median(quiet))}; with nft monitor attached: kernel commit at ${fmtMs(median(coldCommit))}, socket answers at ${fmtMs(median(coldAnswer))}, restore done at ${fmtMs(median(cold))} (median of ${SCALE_RUNS}; the nft apply alone ${fmtMs(median(coldApply))}); warm restart: socket at ${fmtMs(median(warm))}.`);
+    };
     try {
       // The last (warm) daemon keeps running: N bans + N tracked addresses.
       const st0 = await callDaemon(socket, { cmd: 'status' }, 30_000);
       const statusMsBans = await statusTiming(socket);
-      const before = memDetail(daemon.pid);
-      const gcBans = gcInfo(daemonLog, daemon.pid);
-      const t0 = performance.now();
-      appendAll(logFile, data);
-      // A status call costs tens of ms with 100k bans (it sorts every ban): poll gently.
-      const { st } = await waitCounts(socket, { lines: 2 * N, tracked: N }, 120_000, 500);
-      const tCounted = performance.now() - t0;
-      await sleep(4000);
-      const after = memDetail(daemon.pid);
-      const idle0 = procCpu(daemon.pid).total;
-      await sleep(5000);
-      const idleS = (procCpu(daemon.pid).total - idle0) * 2;
-      const statusMsBoth = await statusTiming(socket);
-      const gcBoth = gcInfo(daemonLog, daemon.pid);
-      const inKernel = await nftCount(ns, table);
-      const allIn = counts.every((n) => n === N) && inKernel === N;
-      const restoreMs = median(cold);
-      addRow({
-        kase: kaseB, tool: `cold restart (empty kernel) → kernel holds all ${Nk} and the socket answers`, samples: cold, work: N, workUnit: 'bans/s', cpuS: null, rssKiB: max(coldMem.map((m) => m.hwmKiB)),
-        notes: `${SCALE_RUNS} runs; from spawn of \`warden run\`: kernel transaction committed at ${coldCommit.map(fmtMs).join(', ')} (first \`add element\` event in nft monitor), socket answers at ${cold.map(fmtMs).join(', ')} (it answers only after the reconcile); the reconcile's nft apply itself ${coldApply.map(fmtMs).join(', ')}; kernel held ${counts.map((n) => n.toLocaleString('en-US')).join(', ')} elements${allIn ? ' (OK)' : ' (**expected ' + N + '**)'}; RSS after start ${coldMem.map((m) => mib(m.rssKiB)).join(', ')}; ${Nk} permanent bans inserted with StateStore.addBans in ${fmtMs(insertMs)}`,
-      });
-      addRow({
-        kase: kaseB, tool: `warm restart (kernel already holds ${Nk}) → socket answers`, samples: warm, rssKiB: max(warmMem.map((m) => m.hwmKiB)),
-        notes: `${SCALE_RUNS} runs; the reconcile lists the ${Nk} kernel elements (\`nft -j list table\`) and compares; RSS after start ${warmMem.map((m) => mib(m.rssKiB)).join(', ')}, peak ${warmMem.map((m) => mib(m.hwmKiB)).join(', ')}; status call with ${Nk} bans: ${fmtMs(statusMsBans)} (median of 5)`,
-      });
-      addRow({
-        kase: kaseB, tool: `same daemon + ${Nk} tracked addresses (${(2 * N).toLocaleString('en-US')} lines)`, samples: [tCounted], work: 2 * N, rssKiB: after.hwmKiB,
-        notes: `${st.bans.active.toLocaleString('en-US')} bans (${st.bans.permanent.toLocaleString('en-US')} permanent) + ${st.jails[0].counts.tracked.toLocaleString('en-US')} tracked: **RSS ${mib(after.rssKiB)}, peak (VmHWM, whole life incl. start-up) ${mib(after.hwmKiB)}**; RSS ${mib(before.rssKiB)} with the bans alone; V8 heap (--trace-gc) with the bans alone: ${gcText(gcBans)}; with both: ${gcText(gcBoth)}; idle CPU ${idleS.toFixed(3)} s per 10 s; status call ${fmtMs(statusMsBoth)} (median of 5); ${inKernel.toLocaleString('en-US')} elements in the kernel at the end; bans at start ${st0.bans.active.toLocaleString('en-US')}`,
-      });
-      addTarget(`${Nk} permanent bans restored (cold restart → kernel holds all and socket answers)`, restoreMs, 1000, '<', 'ms', 'restore100k');
-      addTarget(`peak RSS with ${Nk} bans + ${Nk} tracked addresses`, after.hwmKiB / 1024, 150, '<', 'MiB', 'rss100k');
-      targetDetail('restore100k', `cold (empty kernel), median of ${SCALE_RUNS}: kernel commit ${fmtMs(median(coldCommit))}, socket ${fmtMs(restoreMs)}; warm restart ${fmtMs(median(warm))}`);
-      targetDetail('rss100k', `VmHWM; resident at the end ${mib(after.rssKiB)}; bans alone ${mib(before.rssKiB)}`);
-      L.push(`- ${Nk} permanent bans, cold restart: kernel commit at ${fmtMs(median(coldCommit))}, socket at ${fmtMs(restoreMs)} (median of ${SCALE_RUNS}; the nft apply alone ${fmtMs(median(coldApply))}); warm restart: socket at ${fmtMs(median(warm))}.`);
-      L.push(`- ${Nk} bans + ${Nk} tracked: RSS ${mib(after.rssKiB)} (peak ${mib(after.hwmKiB)}); bans alone ${mib(before.rssKiB)}, V8 heap then ${gcText(gcBans)}; status call ${fmtMs(statusMsBans)} with the bans, ${fmtMs(statusMsBoth)} with both; idle ${idleS.toFixed(3)} CPU s per 10 s.`);
+      if (bansOnly) restartRows({ inKernel: await nftCount(ns, table), statusMsBans });
+      else {
+        const before = memDetail(daemon.pid);
+        const gcBans = gcInfo(daemonLog, daemon.pid);
+        const t0 = performance.now();
+        appendAll(logFile, data);
+        // A status call costs tens of ms with 100k bans (it sorts every ban): poll gently.
+        const { st } = await waitCounts(socket, { lines: 2 * N, tracked: N }, 120_000, 500);
+        const tCounted = performance.now() - t0;
+        await sleep(4000);
+        const after = memDetail(daemon.pid);
+        const idle0 = procCpu(daemon.pid).total;
+        await sleep(5000);
+        const idleS = (procCpu(daemon.pid).total - idle0) * 2;
+        const statusMsBoth = await statusTiming(socket);
+        const gcBoth = gcInfo(daemonLog, daemon.pid);
+        const inKernel = await nftCount(ns, table);
+        restartRows({ inKernel, statusMsBans });
+        addRow({
+          kase: kaseB, tool: `same daemon + ${Nk} tracked addresses (${(2 * N).toLocaleString('en-US')} lines)`, samples: [tCounted], work: 2 * N, rssKiB: after.hwmKiB,
+          notes: `${st.bans.active.toLocaleString('en-US')} bans (${st.bans.permanent.toLocaleString('en-US')} permanent) + ${st.jails[0].counts.tracked.toLocaleString('en-US')} tracked: **RSS ${mib(after.rssKiB)}, peak (VmHWM, whole life incl. start-up) ${mib(after.hwmKiB)}**; RSS ${mib(before.rssKiB)} with the bans alone; V8 heap (--trace-gc) with the bans alone: ${gcText(gcBans)}; with both: ${gcText(gcBoth)}; idle CPU ${idleS.toFixed(3)} s per 10 s; status call ${fmtMs(statusMsBoth)} (median of 5); ${inKernel.toLocaleString('en-US')} elements in the kernel at the end; bans at start ${st0.bans.active.toLocaleString('en-US')}`,
+        });
+        addTarget(`peak RSS with ${Nk} bans + ${Nk} tracked addresses`, after.hwmKiB / 1024, 150, '<', 'MiB', 'rss100k');
+        targetDetail('rss100k', `VmHWM; resident at the end ${mib(after.rssKiB)}; bans alone ${mib(before.rssKiB)}`);
+        L.push(`- ${Nk} bans + ${Nk} tracked: RSS ${mib(after.rssKiB)} (peak ${mib(after.hwmKiB)}); bans alone ${mib(before.rssKiB)}, V8 heap then ${gcText(gcBans)}; status call ${fmtMs(statusMsBans)} with the bans, ${fmtMs(statusMsBoth)} with both; idle ${idleS.toFixed(3)} CPU s per 10 s.`);
+      }
     } finally {
       await stopDaemon(daemon);
     }
@@ -1939,6 +2014,8 @@ async function main() {
     ['latency', caseLatency, haveNetns],
     ['flood', caseFlood, true],
     ['scale', caseScale, haveNetns],
+    ['restart', caseRestart, haveNetns],
+    ['scale-bans', () => caseScale({ bansOnly: true }), haveNetns],
     ['packet', casePacket, haveNetns],
   ];
 

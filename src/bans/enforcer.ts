@@ -103,15 +103,13 @@ export class Enforcer {
     const expiry = this.config.permanentExpiry;
     if (expiry === null) return;
     const now = this.now();
-    for (const ban of this.bans.list()) {
-      if (ban.until !== null) continue;
-      const offender = this.store.offender(ban.target);
-      const lastSeen = Math.max(ban.since, offender?.lastAttempt ?? 0);
-      if (now - lastSeen < expiry * 1000) continue;
-      this.bans.unban(ban.target, 'expiry:permanent_expiry');
-      const message = `permanent ban of ${ban.target} lifted: no attempt for ${humanDuration((now - lastSeen) / 1000)} (permanent_expiry ${formatDuration(expiry)})`;
+    // One query for the stale ones (not one offender lookup per permanent ban: there may be 100,000).
+    for (const { target, lastSeen } of this.store.stalePermanentBans(now - expiry * 1000)) {
+      if (!this.bans.isBanned(target)) continue;
+      this.bans.unban(target, 'expiry:permanent_expiry');
+      const message = `permanent ban of ${target} lifted: no attempt for ${humanDuration((now - lastSeen) / 1000)} (permanent_expiry ${formatDuration(expiry)})`;
       this.log.warn(message);
-      this.store.addEvent(now, 'info', 'permanent-expired', ban.target, message);
+      this.store.addEvent(now, 'info', 'permanent-expired', target, message);
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { Firewall, FirewallElement, KernelElement } from '../firewall/firewall.js';
 import type { Logger } from '../util/log.js';
-import type { BanRecord, NewBan, StateStore } from './store.js';
+import type { BanRecord, NewBan, OpenBanCounts, StateStore } from './store.js';
 
 /**
  * Keeps the kernel in step with the bans recorded in the state database.
@@ -10,6 +10,11 @@ import type { BanRecord, NewBan, StateStore } from './store.js';
  * or a restart with thousands of bans costs one process, not thousands. When the firewall fails,
  * nothing is lost: the error is kept for `warden status`, and a full reconcile from the database
  * is retried with backoff until it succeeds.
+ *
+ * In memory it keeps only target → end of each open ban (what the kernel must hold and what the
+ * jails ask on every failure); full records are read from the database when a command needs them.
+ * On start the kernel sets are replaced in one transaction (Firewall.restore) rather than listed
+ * and compared, which for 100,000 bans is the difference between seconds and well under one.
  */
 export interface BanManagerOptions {
   readonly store: StateStore;
@@ -35,8 +40,8 @@ export class BanManager {
   private readonly firewall: Firewall;
   private readonly log: Logger;
   private readonly now: () => number;
-  /** Open bans by target: what the kernel should hold. */
-  private readonly active = new Map<string, BanRecord>();
+  /** Open bans, target → end (epoch ms; null = permanent): what the kernel should hold. */
+  private active = new Map<string, number | null>();
   private readonly pendingAdd = new Map<string, FirewallElement>();
   private readonly pendingRemove = new Map<string, FirewallElement>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -46,6 +51,14 @@ export class BanManager {
   private needsReconcile = false;
   private batchWindowMs: number;
   private health = { lastError: null as string | null, lastErrorAt: null as number | null, lastApplyMs: null as number | null, batchesApplied: 0 };
+  /** True from start() until the kernel holds the restored bans (or the attempt failed). */
+  private restoring = false;
+  /**
+   * counts() as last read, until a ban changes: `warden status` is polled (tests, monitoring) and
+   * counting 100,000 rows per jail costs tens of ms each time. An expiry is noticed by the next
+   * sweep (every second).
+   */
+  private countsCache: OpenBanCounts | undefined;
 
   constructor(options: BanManagerOptions) {
     this.store = options.store;
@@ -59,30 +72,63 @@ export class BanManager {
     this.batchWindowMs = ms;
   }
 
-  /** Loads open bans from the database and makes the kernel match them. */
-  async start(): Promise<void> {
-    for (const ban of this.store.openBans(this.now())) this.active.set(ban.target, ban);
-    try {
-      await this.firewall.init();
-      await this.reconcile();
-    } catch (e) {
-      this.recordError(e);
-      this.scheduleRetry();
-    }
+  /**
+   * Loads open bans from the database (synchronously: when this returns a promise, isBanned and
+   * ban() already know every open ban) and makes the kernel match them. The kernel work is queued
+   * like any batch, so bans and unbans made while it runs are applied after it, never lost.
+   */
+  start(): Promise<void> {
+    this.active = this.store.openBanIndex(this.now());
+    this.countsCache = undefined;
+    this.restoring = true;
+    this.pendingAdd.clear();
+    this.pendingRemove.clear();
+    this.flushing = this.flushing.then(async () => {
+      try {
+        await this.restore();
+      } catch (e) {
+        this.recordError(e);
+        this.needsReconcile = true;
+        this.scheduleRetry();
+      } finally {
+        this.restoring = false;
+      }
+    });
+    return this.flushing;
+  }
+
+  /** Whether start() is still putting the open bans into the kernel. */
+  get isRestoring(): boolean {
+    return this.restoring;
   }
 
   isBanned(target: string): boolean {
-    const ban = this.active.get(target);
-    return ban !== undefined && (ban.until === null || ban.until > this.now());
+    const until = this.active.get(target);
+    return until !== undefined && (until === null || until > this.now());
   }
 
+  /** The open ban of a target, read from the database. */
   get(target: string): BanRecord | undefined {
-    return this.isBanned(target) ? this.active.get(target) : undefined;
+    return this.isBanned(target) ? this.store.openBan(target, this.now()) : undefined;
   }
 
+  /** Every open ban, oldest first, read from the database (commands; not for hot paths). */
   list(): BanRecord[] {
+    return this.store.openBans(this.now());
+  }
+
+  /** How many bans are open (cheap: no records are read). */
+  count(): number {
     const now = this.now();
-    return [...this.active.values()].filter((b) => b.until === null || b.until > now).sort((a, b) => a.since - b.since);
+    let n = 0;
+    for (const until of this.active.values()) if (until === null || until > now) n++;
+    return n;
+  }
+
+  /** Open bans in total, permanent, and per jail (from the database, cached until a ban changes). */
+  counts(): OpenBanCounts {
+    this.countsCache ??= this.store.openBanCounts(this.now());
+    return this.countsCache;
   }
 
   /**
@@ -95,13 +141,15 @@ export class BanManager {
       const longer = existing.until !== null && (request.until === null || request.until > existing.until);
       if (!longer) return existing;
       this.store.setBanUntil(existing.id, request.until);
-      const updated = { ...existing, until: request.until };
-      this.active.set(request.target, updated);
+      this.countsCache = undefined;
+      const updated = withUntil(existing, request.until);
+      this.active.set(request.target, updated.until);
       this.queueAdd(updated);
       return updated;
     }
     const record = this.store.addBan(request);
-    this.active.set(record.target, record);
+    this.countsCache = undefined;
+    this.active.set(record.target, record.until);
     this.queueAdd(record);
     return record;
   }
@@ -111,6 +159,7 @@ export class BanManager {
     const ban = this.get(target);
     const lifted = this.store.liftBan(target, this.now(), by);
     if (!ban && lifted === 0) return false;
+    this.countsCache = undefined;
     this.active.delete(target);
     const element: FirewallElement = { target, family: ban?.family ?? (target.includes(':') ? 6 : 4), timeoutSeconds: null };
     this.pendingAdd.delete(target);
@@ -124,26 +173,31 @@ export class BanManager {
     const ban = this.get(target);
     if (!ban || (ban.until !== null && ban.until <= until)) return false;
     this.store.setBanUntil(ban.id, until);
-    const updated = { ...ban, until };
+    this.countsCache = undefined;
+    const updated = withUntil(ban, until);
     if (until <= this.now()) {
       this.unban(target, 'rebase');
       return true;
     }
-    this.active.set(target, updated);
+    this.active.set(target, until);
     // The kernel keeps the longer timeout on re-add in some kernels: remove, then add.
     this.pendingRemove.delete(target);
     this.queueAdd(updated);
     return true;
   }
 
-  /** Drops expired bans from memory (the kernel already removed them by timeout). */
-  sweep(): BanRecord[] {
+  /**
+   * Drops expired bans from memory (the kernel already removed them by timeout) and returns their
+   * targets. No database read here: a wave of bans made together also expires together.
+   */
+  sweep(): Array<{ target: string; until: number }> {
     const now = this.now();
-    const expired: BanRecord[] = [];
-    for (const [target, ban] of this.active) {
-      if (ban.until !== null && ban.until <= now) {
+    const expired: Array<{ target: string; until: number }> = [];
+    for (const [target, until] of this.active) {
+      if (until !== null && until <= now) {
         this.active.delete(target);
-        expired.push(ban);
+        this.countsCache = undefined;
+        expired.push({ target, until });
       }
     }
     return expired;
@@ -170,16 +224,15 @@ export class BanManager {
     const inKernel = new Map(kernel.map((k) => [k.target, k]));
     const add: FirewallElement[] = [];
     const remove: FirewallElement[] = [];
-    for (const ban of this.list()) {
-      const k = inKernel.get(ban.target);
-      const want = toElement(ban, now);
+    for (const want of this.openElements(now)) {
+      const k = inKernel.get(want.target);
       // Re-add when missing, or when the kernel's timeout disagrees by more than a few seconds
       // (a permanent ban that the kernel holds with a timeout would otherwise silently lapse).
       if (!k || (k.expiresInSeconds === null) !== (want.timeoutSeconds === null) ||
         (want.timeoutSeconds !== null && k.expiresInSeconds !== null && Math.abs(k.expiresInSeconds - want.timeoutSeconds) > 5)) {
         add.push(want);
       }
-      inKernel.delete(ban.target);
+      inKernel.delete(want.target);
     }
     for (const stray of inKernel.values()) remove.push({ target: stray.target, family: stray.family, timeoutSeconds: null });
     this.pendingAdd.clear();
@@ -192,6 +245,36 @@ export class BanManager {
       this.log.info(`firewall reconciled: ${add.length} added, ${remove.length} removed (${this.health.lastApplyMs.toFixed(1)} ms)`);
     }
     this.clearError();
+  }
+
+  /**
+   * Start-up: the kernel sets get exactly the open bans, in one transaction when the backend can
+   * (Firewall.restore: no listing of what the kernel holds, which costs more than re-adding it);
+   * otherwise init + reconcile.
+   */
+  private async restore(): Promise<void> {
+    const now = this.now();
+    const started = performance.now();
+    if (this.firewall.restore) {
+      const elements = this.openElements(now);
+      await this.firewall.restore(elements);
+      this.health.lastApplyMs = performance.now() - started;
+      this.health.batchesApplied++;
+      this.log.info(`firewall restored: ${elements.length} bans in the kernel (${this.health.lastApplyMs.toFixed(1)} ms)`);
+    } else {
+      await this.firewall.init();
+      await this.reconcile();
+    }
+    this.clearError();
+  }
+
+  /** Open bans as kernel elements, from memory. */
+  private openElements(now: number): FirewallElement[] {
+    const out: FirewallElement[] = [];
+    for (const [target, until] of this.active) {
+      if (until === null || until > now) out.push(toElement({ target, family: target.includes(':') ? 6 : 4, until }, now));
+    }
+    return out;
   }
 
   /** Periodic check: reconcile the kernel with the database, queued behind pending changes. */
@@ -285,8 +368,13 @@ export class BanManager {
   }
 }
 
+/** A copy of a ban with another end (`evidence` copied by name: see StoredBan). */
+function withUntil(ban: BanRecord, until: number | null): BanRecord {
+  return { ...ban, evidence: ban.evidence, until };
+}
+
 /** A ban as a kernel element, with the time it still has to run (at least 1 s). */
-export function toElement(ban: BanRecord, now: number): FirewallElement {
+export function toElement(ban: Pick<BanRecord, 'target' | 'family' | 'until'>, now: number): FirewallElement {
   return {
     target: ban.target,
     family: ban.family,

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { PositionStore } from '../sources/source.js';
 import { EVIDENCE_LINES } from '../jails/window.js';
-import { RecentMap } from '../util/recent.js';
 
 /**
  * The state database (SQLite in WAL mode under state_dir, readable by root only). It is the
@@ -31,6 +30,20 @@ export interface BanRecord extends NewBan {
   readonly id: number;
   readonly liftedAt: number | null;
   readonly liftedBy: string | null;
+}
+
+/**
+ * Open bans reduced to what the kernel and the hot paths need: target → end (epoch ms, null =
+ * permanent). Loaded on start without building a record per ban (100,000 records cost seconds of
+ * garbage collection with the shipped 1 MiB young generation); full records are read on demand.
+ */
+export type OpenBanIndex = Map<string, number | null>;
+
+/** Open bans per jail, for `warden status`. */
+export interface OpenBanCounts {
+  readonly active: number;
+  readonly permanent: number;
+  readonly byJail: ReadonlyMap<string, number>;
 }
 
 /** What is known about an address that was banned: the evidence `warden review` shows. */
@@ -168,7 +181,20 @@ export class StateStore implements PositionStore {
     this.stmts = {
       insertBan: this.db.prepare(`INSERT INTO bans (target, family, jail, since, until, reason, evidence, origin)
         VALUES (@target, @family, @jail, @since, @until, @reason, @evidence, @origin)`),
-      openBans: this.db.prepare(`SELECT * FROM bans WHERE lifted_at IS NULL AND (until IS NULL OR until > ?) ORDER BY since`),
+      // No ORDER BY: sorting 100k rows costs a temporary B-tree; callers sort what they show.
+      openBans: this.db.prepare(`SELECT * FROM bans WHERE lifted_at IS NULL AND (until IS NULL OR until > ?)`),
+      // One string per kind instead of one row object per ban (see OpenBanIndex). Targets never
+      // contain ' ' (the daemon only stores canonical addresses and prefixes; openBanIndex checks).
+      openPermanentTargets: this.db.prepare(`SELECT group_concat(target, ' ') FROM bans WHERE lifted_at IS NULL AND until IS NULL`).pluck(),
+      openTimedTargets: this.db.prepare(`SELECT group_concat(target, ' '), group_concat(until, ' ') FROM
+        (SELECT target, until FROM bans WHERE lifted_at IS NULL AND until > ?)`).raw(),
+      openCounts: this.db.prepare(`SELECT jail, COUNT(*) AS n, SUM(until IS NULL) AS permanent FROM bans
+        WHERE lifted_at IS NULL AND (until IS NULL OR until > ?) GROUP BY jail`),
+      // Permanent bans whose address was last seen (banned or trying again) before a moment.
+      stalePermanent: this.db.prepare(`SELECT b.target, MAX(b.since, COALESCE(o.last_attempt, 0)) AS last_seen
+        FROM bans b LEFT JOIN offenders o ON o.target = b.target
+        WHERE b.lifted_at IS NULL AND b.until IS NULL AND MAX(b.since, COALESCE(o.last_attempt, 0)) <= ?`),
+      latestBan: this.db.prepare('SELECT * FROM bans WHERE target = ? ORDER BY since DESC, id DESC LIMIT 1'),
       openBan: this.db.prepare(`SELECT * FROM bans WHERE target = ? AND lifted_at IS NULL AND (until IS NULL OR until > ?) ORDER BY since DESC LIMIT 1`),
       lift: this.db.prepare(`UPDATE bans SET lifted_at = ?, lifted_by = ? WHERE target = ? AND lifted_at IS NULL AND (until IS NULL OR until > ?)`),
       extend: this.db.prepare('UPDATE bans SET until = ? WHERE id = ?'),
@@ -216,7 +242,53 @@ export class StateStore implements PositionStore {
 
   /** Bans in force at `now`, oldest first. */
   openBans(now: number): BanRecord[] {
-    return (this.stmts.openBans.all(now) as BanRow[]).map(toBan);
+    return (this.stmts.openBans.all(now) as BanRow[]).map(toBan).sort((a, b) => a.since - b.since || a.id - b.id);
+  }
+
+  /**
+   * Targets of the bans in force at `now` with their end (see OpenBanIndex). Two aggregate
+   * queries: SQLite joins the targets into one string, so 100,000 bans cost one split here.
+   * Should a target appear twice (two open rows), the longer ban wins, as BanManager.ban would.
+   */
+  openBanIndex(now: number): OpenBanIndex {
+    const index: OpenBanIndex = new Map();
+    const permanent = this.stmts.openPermanentTargets.get() as string | null;
+    if (permanent) for (const target of permanent.split(' ')) index.set(target, null);
+    const [targets, ends] = this.stmts.openTimedTargets.get(now) as [string | null, string | null];
+    if (targets && ends) {
+      const t = targets.split(' ');
+      const u = ends.split(' ');
+      if (t.length !== u.length) throw new Error(`${this.path}: a ban target contains a space; refusing to guess which ban is which`);
+      for (let i = 0; i < t.length; i++) {
+        const target = t[i] as string;
+        const until = Number(u[i]);
+        const known = index.get(target);
+        if (known === null || (known !== undefined && known >= until)) continue;
+        index.set(target, until);
+      }
+    }
+    return index;
+  }
+
+  /** How many bans are in force, how many of them permanent, and per jail. */
+  openBanCounts(now: number): OpenBanCounts {
+    const rows = this.stmts.openCounts.all(now) as Array<{ jail: string; n: number; permanent: number }>;
+    return {
+      active: rows.reduce((a, r) => a + r.n, 0),
+      permanent: rows.reduce((a, r) => a + r.permanent, 0),
+      byJail: new Map(rows.map((r) => [r.jail, r.n])),
+    };
+  }
+
+  /** Permanent bans whose address was last seen at or before `before` (epoch ms), with when that was. */
+  stalePermanentBans(before: number): Array<{ target: string; lastSeen: number }> {
+    return (this.stmts.stalePermanent.all(before) as Array<{ target: string; last_seen: number }>).map((r) => ({ target: r.target, lastSeen: r.last_seen }));
+  }
+
+  /** The newest ban of a target, open or not (e.g. to name the jail of a ban that just expired). */
+  latestBan(target: string): BanRecord | undefined {
+    const row = this.stmts.latestBan.get(target) as BanRow | undefined;
+    return row ? toBan(row) : undefined;
   }
 
   openBan(target: string, now: number): BanRecord | undefined {
@@ -352,24 +424,44 @@ function parseLines(json: unknown): string[] {
 }
 
 /**
- * Ban records stay in memory for as long as the ban (100,000 permanent ones in the benchmark), and
- * SQLite hands out a new string per column per row: the few distinct jail, origin and reason values,
- * and the empty evidence list of manual and imported bans, are shared instead (~100 bytes per ban).
+ * A ban read from the database. The evidence column stays JSON text until someone reads
+ * `evidence` (`warden bans --json`, review): most records are read for their target and end only.
+ * `evidence` is a getter on the prototype, so a spread copy (`{ ...ban }`) lacks it: copy it by name.
  */
-const sharedText = new RecentMap<string, string>(1024);
-const NO_EVIDENCE: readonly string[] = Object.freeze([]);
+class StoredBan implements BanRecord {
+  readonly id: number;
+  readonly target: string;
+  readonly family: 4 | 6;
+  readonly jail: string;
+  readonly since: number;
+  readonly until: number | null;
+  readonly reason: string;
+  readonly origin: string;
+  readonly liftedAt: number | null;
+  readonly liftedBy: string | null;
+  #evidenceJson: string;
+  #evidence: readonly string[] | undefined;
 
-function shared(text: string): string {
-  const known = sharedText.get(text);
-  if (known !== undefined) return known;
-  sharedText.set(text, text);
-  return text;
+  constructor(row: BanRow) {
+    this.id = row.id;
+    this.target = row.target;
+    this.family = row.family === 6 ? 6 : 4;
+    this.jail = row.jail;
+    this.since = row.since;
+    this.until = row.until;
+    this.reason = row.reason;
+    this.origin = row.origin;
+    this.liftedAt = row.lifted_at;
+    this.liftedBy = row.lifted_by;
+    this.#evidenceJson = row.evidence;
+  }
+
+  get evidence(): readonly string[] {
+    this.#evidence ??= JSON.parse(this.#evidenceJson) as string[];
+    return this.#evidence;
+  }
 }
 
 function toBan(row: BanRow): BanRecord {
-  return {
-    id: row.id, target: row.target, family: row.family === 6 ? 6 : 4, jail: shared(row.jail), since: row.since, until: row.until,
-    reason: shared(row.reason), evidence: row.evidence === '[]' ? NO_EVIDENCE : JSON.parse(row.evidence) as string[], origin: shared(row.origin),
-    liftedAt: row.lifted_at, liftedBy: row.lifted_by,
-  };
+  return new StoredBan(row);
 }

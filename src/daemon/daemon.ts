@@ -47,6 +47,7 @@ const CHECKPOINT_MS = 1000;
 const SWEEP_MS = 1000;
 const EXPIRE_WINDOWS_MS = 60_000;
 const RECONCILE_MS = 60_000;
+const EXPIRY_LINES = 20;
 export const VERSION = '0.1.0';
 
 export class Daemon {
@@ -110,20 +111,25 @@ export class Daemon {
     this.control = new ControlServer(this.config.socket, (r) => this.handle(r), this.log);
   }
 
+  /**
+   * The open bans are loaded first and their kernel restore starts at once; jails, sources and the
+   * control socket are set up while `nft` works (the socket then answers with state "restoring").
+   * Jails may ban during the restore: the manager queues those batches behind it.
+   */
   async start(): Promise<void> {
-    await this.bans.start();
-    const open = this.bans.list();
-    this.log.info(`warden ${VERSION} starting: config ${this.config.origin}, firewall ${this.bans.firewallHealth().kind}, ${open.length} open bans restored`);
+    const restored = this.bans.start();
+    this.log.info(`warden ${VERSION} starting: config ${this.config.origin}, firewall ${this.bans.firewallHealth().kind}, restoring ${this.bans.count()} open bans`);
     for (const jc of this.config.jails) if (jc.enabled) this.addJail(jc);
     this.startSources();
     await this.sourcesSettled();
     await this.control.listen();
+    await restored;
     this.timers.push(setInterval(() => this.checkpoint(), CHECKPOINT_MS));
     this.timers.push(setInterval(() => this.sweep(), SWEEP_MS));
     // Something else may flush the kernel sets (a firewall reload, an admin): compare and repair
     // now and then. Listing a very large set costs seconds of nft time, so big sets are checked less often.
     this.timers.push(setInterval(() => {
-      if (this.bans.list().length <= 10_000 || ++this.reconcileTicks % 10 === 0) void this.bans.verify();
+      if (this.bans.count() <= 10_000 || ++this.reconcileTicks % 10 === 0) void this.bans.verify();
     }, RECONCILE_MS));
     this.timers.push(setInterval(() => {
       for (const jail of this.jails.values()) jail.window.expire(this.now());
@@ -250,7 +256,10 @@ export class Daemon {
   }
 
   private sweep(): void {
-    for (const ban of this.bans.sweep()) this.log.info(`ban of ${ban.target} (${ban.jail}) expired`);
+    // One line per expiry, up to a point: 100,000 bans of one wave expire in the same second.
+    const expired = this.bans.sweep();
+    for (const { target } of expired.slice(0, EXPIRY_LINES)) this.log.info(`ban of ${target} (${this.store.latestBan(target)?.jail ?? '?'}) expired`);
+    if (expired.length > EXPIRY_LINES) this.log.info(`... and ${expired.length - EXPIRY_LINES} more bans expired`);
     // A log that disappears or becomes unreadable is said once in the log (and shown in status
     // for as long as it lasts), and so is its recovery.
     for (const running of this.sources.values()) {
@@ -380,7 +389,7 @@ export class Daemon {
 
   status(): object {
     const now = this.now();
-    const open = this.bans.list();
+    const open = this.bans.counts();
     const warnings: string[] = [];
     const fw = this.bans.firewallHealth();
     if (fw.lastError) warnings.push(`firewall: ${fw.lastError}`);
@@ -391,7 +400,7 @@ export class Daemon {
         name: j.name, filter: j.settings.filter, mode: j.settings.mode,
         maxretry: j.settings.maxretry, findtime: j.settings.findtime, bantime: j.settings.bantime,
         sources, counts: { ...j.stats, tracked: j.window.size, filter: j.filterCounts() },
-        banned: open.filter((b) => b.jail === j.name).length,
+        banned: open.byJail.get(j.name) ?? 0,
       };
     });
     if (this.lastReload && !this.lastReload.ok) warnings.push(`last reload failed: ${this.lastReload.message}`);
@@ -399,12 +408,12 @@ export class Daemon {
       warnings.push(`${new Date(v.at).toISOString()} lockout guard kept ${v.target} unbanned in ${v.jail}: ${v.why}`);
     }
     return {
-      version: VERSION, pid: process.pid, host: hostname(), startedAt: new Date(this.startedAt).toISOString(),
+      version: VERSION, state: this.bans.isRestoring ? 'restoring' : 'running', pid: process.pid, host: hostname(), startedAt: new Date(this.startedAt).toISOString(),
       uptimeSeconds: Math.round((now - this.startedAt) / 1000), config: this.config.origin,
       stateDb: this.store.path,
       firewall: fw, allow: this.allow.entries, allowNames: Object.fromEntries(this.allow.names), ownAddresses: this.allow.ownAddresses,
       guard: { ...this.config.guard, vetoes: this.enforcer.vetoes.map((v) => ({ ...v, at: new Date(v.at).toISOString() })) },
-      bans: { active: open.length, permanent: open.filter((b) => b.until === null).length },
+      bans: { active: open.active, permanent: open.permanent },
       jails, warnings, lastReload: this.lastReload ?? null,
       // The newest events, plus every critical one of the last week: a compromise alert must not
       // scroll out of view behind routine events.

@@ -38,6 +38,12 @@ export interface Firewall {
   apply(batch: FirewallBatch): Promise<void>;
   /** The elements currently in the kernel sets. */
   list(): Promise<KernelElement[]>;
+  /**
+   * Start-up: does what init() does and makes the sets hold exactly `elements` (strays in our
+   * own sets removed, every timeout set anew), atomically where the backend allows it. Optional:
+   * without it the daemon runs init() and then compares list() with the database.
+   */
+  restore?(elements: readonly FirewallElement[]): Promise<void>;
   /** Empties the sets, keeping the structure (used by reconcile and tests). */
   flush(): Promise<void>;
   /** Removes everything the backend created (uninstall). */

@@ -1,6 +1,6 @@
 import { parseTarget } from './address.js';
 import { prepareBatch } from './batch.js';
-import { FirewallError, type Firewall, type FirewallBatch, type KernelElement } from './firewall.js';
+import { FirewallError, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement } from './firewall.js';
 import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
 
 /**
@@ -23,6 +23,10 @@ import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
  *
  * ipset caps element timeouts at 2147483 s (~24.8 days); longer bans are clamped and the daemon
  * re-adds them when it reconciles (see `maxTimeoutSeconds`).
+ *
+ * Start-up (restore): the open bans are loaded into a fresh set `<set>_restore` which is then
+ * swapped with the live one (`ipset swap`, atomic: the iptables rule keeps matching, never an empty
+ * set) and destroyed; strays go and every timeout is set anew, without listing the old contents.
  */
 
 export interface IpsetOptions {
@@ -90,6 +94,19 @@ export class IpsetFirewall implements Firewall {
     }
   }
 
+  async restore(elements: readonly FirewallElement[]): Promise<void> {
+    const prepared = prepareBatch({ add: elements, remove: [] }, IPSET_MAX_TIMEOUT_SECONDS); // validate before anything runs
+    await this.init();
+    const lines = this.createLines();
+    for (const f of this.families) {
+      const fresh = `${f.set}_restore`;
+      lines.push(this.createLine(fresh, f.family), `flush ${fresh}`); // flush: a crashed earlier restore may have left it
+      for (const a of prepared.add) if (a.target.family === f.family) lines.push(`add ${fresh} ${a.target.canonical} timeout ${a.timeoutSeconds ?? 0}`);
+      lines.push(`swap ${fresh} ${f.set}`, `destroy ${fresh}`);
+    }
+    await this.runner.run([this.ipset, 'restore', '-exist'], lines.join('\n') + '\n');
+  }
+
   async apply(batch: FirewallBatch): Promise<void> {
     const prepared = prepareBatch(batch, IPSET_MAX_TIMEOUT_SECONDS);
     if (prepared.remove.length === 0 && prepared.add.length === 0) return;
@@ -147,7 +164,11 @@ export class IpsetFirewall implements Firewall {
   }
 
   private createLines(): string[] {
-    return this.families.map((f) => `create ${f.set} hash:net family ${f.family === 4 ? 'inet' : 'inet6'} timeout 0 maxelem ${this.maxElements}`);
+    return this.families.map((f) => this.createLine(f.set, f.family));
+  }
+
+  private createLine(set: string, family: 4 | 6): string {
+    return `create ${set} hash:net family ${family === 4 ? 'inet' : 'inet6'} timeout 0 maxelem ${this.maxElements}`;
   }
 
   private setFor(family: 4 | 6): string {

@@ -1,7 +1,11 @@
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { netmask, parseTarget, type ParsedTarget } from './address.js';
 import { chunk, prepareBatch, type PreparedAdd } from './batch.js';
-import { FirewallError, type Firewall, type FirewallBatch, type KernelElement } from './firewall.js';
+import { FirewallError, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement } from './firewall.js';
 import { nftSets, parseNftDocument, parseNftElement } from './nft-json.js';
+import { restoreElements } from './nft-restore.js';
 import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
 
 /**
@@ -45,6 +49,12 @@ import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
  *              `add element`; older kernels silently keep the old one, so there we write
  *              add / delete / add-with-timeout in the same transaction, which costs ~2.5x the
  *              nft time (10k elements: ~70 ms vs ~180 ms measured here).
+ *
+ * Start-up (restore): ONE transaction (`nft -j -f FILE`, JSON input) that declares the structure,
+ * flushes our sets and adds every open ban. Listing the kernel's 100,000 elements to compare (`nft -j list table`) costs more than
+ * re-adding them all (measured: ~0.9 s for the listing alone vs ~0.5 s for flush + add), the flush
+ * drops strays and sets every timeout anew on any kernel, and being one transaction, packets see
+ * the old contents or the new, never an empty set in between.
  */
 
 export interface NftablesOptions {
@@ -89,6 +99,8 @@ export class NftablesFirewall implements Firewall {
   /** Prefix-length sets known to exist (or about to): drives which rules the chains get. */
   private readonly prefixSets = new Map<string, SetKey>();
   private inPlace: boolean | undefined;
+  /** The running probe of the kernel's timeout behaviour (one at a time). */
+  private probing: Promise<boolean> | undefined;
 
   constructor(private readonly options: NftablesOptions = {}) {
     this.table = options.table ?? 'warden';
@@ -114,13 +126,54 @@ export class NftablesFirewall implements Firewall {
       lines.push(`add chain inet ${this.table} forward { ${this.hookSpec('forward')} }`, `flush chain inet ${this.table} forward`, `delete chain inet ${this.table} forward`);
     }
     await this.nftScript(lines);
-    if (this.inPlace === undefined) this.inPlace = await this.probeInPlaceUpdate();
+    await this.timeoutUpdateInPlace();
+  }
+
+  async restore(elements: readonly FirewallElement[]): Promise<void> {
+    // Prefix sets of earlier runs must be flushed too: list them while the elements are written.
+    const existing = this.existingSetNames();
+    existing.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    const written = restoreElements(elements, this.table, (family, prefixLength) => setName({ family, prefixLength }), NFT_MAX_TIMEOUT_SECONDS);
+    for (const set of written.sets) if (isPrefixSet(set)) this.prefixSets.set(set.name, { family: set.family, prefixLength: set.prefixLength });
+    for (const name of (await existing) ?? []) {
+      const key = ourSetKey(name);
+      if (key && isPrefixSet(key)) this.prefixSets.set(name, key);
+    }
+    const table = { family: 'inet', table: this.table };
+    const commands = this.structureJson().map((c) => JSON.stringify(c));
+    if (!this.hookForward) {
+      const forward = { ...table, name: 'forward' };
+      commands.push(JSON.stringify({ add: { chain: { ...forward, ...hookJson('forward') } } }), JSON.stringify({ flush: { chain: forward } }), JSON.stringify({ delete: { chain: forward } }));
+    }
+    for (const name of ['banned4', 'banned6', ...this.prefixSets.keys()]) commands.push(JSON.stringify({ flush: { set: { ...table, name } } }));
+    // JSON input: nft parses it ~30% faster than the same elements as text (100,000 elements:
+    // ~0.12 s of nft user time instead of ~0.19 s, measured with nft 1.0.6). In JSON mode nft opens
+    // "/dev/stdin" by name, which fails on the socket node gives a child as stdin (ENXIO), so the
+    // document goes through a file of our own: a fresh 0700 directory, removed right after.
+    const dir = mkdtempSync(join(tmpdir(), 'warden-nft-'));
+    try {
+      const file = join(dir, 'restore.json');
+      const fd = openSync(file, 'wx', 0o600);
+      try {
+        // writeFileSync on a descriptor writes everything at the current position (writeSync may write less).
+        writeFileSync(fd, `{"nftables":[\n${commands.join(',\n')}${written.json.length ? ',\n' : ''}`);
+        writeFileSync(fd, written.json);
+        writeFileSync(fd, '\n]}\n');
+      } finally {
+        closeSync(fd);
+      }
+      await this.runner.run([this.nft, '-j', '-f', file]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Later batches need to know how the kernel updates timeouts; learn it now, off the start path.
+    this.timeoutUpdateInPlace().catch(() => undefined);
   }
 
   async apply(batch: FirewallBatch): Promise<void> {
     const prepared = prepareBatch(batch, NFT_MAX_TIMEOUT_SECONDS);
     if (prepared.remove.length === 0 && prepared.add.length === 0) return;
-    if (this.inPlace === undefined) this.inPlace = await this.probeInPlaceUpdate();
+    await this.timeoutUpdateInPlace();
     for (const t of [...prepared.remove, ...prepared.add.map((a) => a.target)]) this.noteSet(t);
 
     const lines = this.structure();
@@ -177,6 +230,7 @@ export class NftablesFirewall implements Firewall {
   }
 
   async destroy(): Promise<void> {
+    await this.probing?.catch(() => undefined); // a probe finishing later would re-create the table
     // `add` first so the delete cannot fail on a missing table (no `destroy table` in nft 1.0.6).
     await this.nftScript([`add table inet ${this.table}`, `delete table inet ${this.table}`]);
     this.prefixSets.clear();
@@ -191,12 +245,19 @@ export class NftablesFirewall implements Firewall {
     return `type filter hook ${hook} priority ${PRIORITY}; policy accept;`;
   }
 
+  /** Our chains, and our sets in rule order. */
+  private layout(): { chains: Array<'input' | 'forward'>; sets: SetKey[] } {
+    return {
+      chains: this.hookForward ? ['input', 'forward'] : ['input'],
+      sets: [{ family: 4, prefixLength: 32 }, { family: 6, prefixLength: 128 }, ...[...this.prefixSets.values()].sort((a, b) => a.family - b.family || b.prefixLength - a.prefixLength)],
+    };
+  }
+
   /** Idempotent declarations plus a rebuilt rule list, for the start of every transaction. */
   private structure(): string[] {
     const t = this.table;
-    const sets: SetKey[] = [{ family: 4, prefixLength: 32 }, { family: 6, prefixLength: 128 }, ...[...this.prefixSets.values()].sort((a, b) => a.family - b.family || b.prefixLength - a.prefixLength)];
+    const { chains, sets } = this.layout();
     const lines = [`add table inet ${t}`];
-    const chains: ('input' | 'forward')[] = this.hookForward ? ['input', 'forward'] : ['input'];
     for (const c of chains) lines.push(`add chain inet ${t} ${c} { ${this.hookSpec(c)} }`);
     for (const s of sets) lines.push(`add set inet ${t} ${setName(s)} { type ${s.family === 4 ? 'ipv4_addr' : 'ipv6_addr'}; flags timeout; }`);
     for (const c of chains) {
@@ -204,6 +265,20 @@ export class NftablesFirewall implements Firewall {
       for (const s of sets) lines.push(`add rule inet ${t} ${c} ${matchExpr(s)} @${setName(s)} drop`);
     }
     return lines;
+  }
+
+  /** structure() as nft JSON commands (restore's input format); a test checks both give the same ruleset. */
+  private structureJson(): object[] {
+    const table = { family: 'inet', table: this.table };
+    const { chains, sets } = this.layout();
+    const out: object[] = [{ add: { table: { family: 'inet', name: this.table } } }];
+    for (const c of chains) out.push({ add: { chain: { ...table, name: c, ...hookJson(c) } } });
+    for (const s of sets) out.push({ add: { set: { ...table, name: setName(s), type: s.family === 4 ? 'ipv4_addr' : 'ipv6_addr', flags: ['timeout'] } } });
+    for (const c of chains) {
+      out.push({ flush: { chain: { ...table, name: c } } });
+      for (const s of sets) out.push({ add: { rule: { ...table, chain: c, expr: [{ match: { op: '==', left: matchJson(s), right: `@${setName(s)}` } }, { drop: null }] } } });
+    }
+    return out;
   }
 
   private noteSet(target: ParsedTarget): void {
@@ -229,6 +304,14 @@ export class NftablesFirewall implements Firewall {
       const key = ourSetKey(name);
       if (key && isPrefixSet(key)) this.prefixSets.set(name, key);
     }
+  }
+
+  /** Whether a plain add updates timeouts (probed once; concurrent callers share the probe). */
+  private async timeoutUpdateInPlace(): Promise<boolean> {
+    if (this.inPlace !== undefined) return this.inPlace;
+    this.probing ??= this.probeInPlaceUpdate().finally(() => { this.probing = undefined; });
+    this.inPlace = await this.probing;
+    return this.inPlace;
   }
 
   /**
@@ -285,6 +368,18 @@ function matchExpr(key: SetKey): string {
   const field = key.family === 4 ? 'ip saddr' : 'ip6 saddr';
   const max = key.family === 4 ? 32 : 128;
   return key.prefixLength === max ? field : `${field} & ${netmask(key.family, key.prefixLength)}`;
+}
+
+/** hookSpec() as the properties of a JSON chain. */
+function hookJson(hook: 'input' | 'forward'): object {
+  return { type: 'filter', hook, prio: PRIORITY, policy: 'accept' };
+}
+
+/** matchExpr() as a JSON expression. */
+function matchJson(key: SetKey): object {
+  const payload = { payload: { protocol: key.family === 4 ? 'ip' : 'ip6', field: 'saddr' } };
+  const max = key.family === 4 ? 32 : 128;
+  return key.prefixLength === max ? payload : { '&': [payload, netmask(key.family, key.prefixLength)] };
 }
 
 function groupBySet<T>(items: readonly T[], target: (item: T) => ParsedTarget): Map<string, T[]> {

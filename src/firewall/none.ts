@@ -1,5 +1,5 @@
 import { prepareBatch } from './batch.js';
-import type { Firewall, FirewallBatch, KernelElement } from './firewall.js';
+import type { Firewall, FirewallBatch, FirewallElement, KernelElement } from './firewall.js';
 
 export type FirewallLog = (msg: string) => void;
 
@@ -50,6 +50,15 @@ export class NoneFirewall implements Firewall {
     }
     for (const line of lines.slice(0, this.detailLimit)) this.log(line);
     if (lines.length > this.detailLimit) this.log(`... and ${lines.length - this.detailLimit} more (${prepared.add.length} bans, ${prepared.remove.length} unbans in this batch)`);
+  }
+
+  async restore(elements: readonly FirewallElement[]): Promise<void> {
+    await this.init();
+    prepareBatch({ add: elements, remove: [] }, Number.MAX_SAFE_INTEGER / 1000); // refuse before dropping anything
+    const before = this.entries.size;
+    this.entries.clear();
+    await this.apply({ add: elements, remove: [] });
+    if (before) this.log(`(the ${before} earlier entries were replaced)`);
   }
 
   async list(): Promise<KernelElement[]> {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateStore } from '../../src/bans/store.js';
 import { BanManager } from '../../src/bans/manager.js';
-import type { Firewall, FirewallBatch, KernelElement } from '../../src/firewall/firewall.js';
+import type { Firewall, FirewallBatch, FirewallElement, KernelElement } from '../../src/firewall/firewall.js';
 import { silentLogger } from '../../src/util/log.js';
 
 /**
@@ -121,6 +121,128 @@ test('start reconciles: open bans are restored, strays and expired ones are drop
     assert.equal(fw.kernel.get('192.0.2.32')!.expiresInSeconds, null);
   } finally {
     bans.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A backend with Firewall.restore, held at a gate so the test can act while it runs. */
+class RestoringFirewall extends RecordingFirewall {
+  readonly restores: FirewallElement[][] = [];
+  inits = 0;
+  gate: Promise<void> = Promise.resolve();
+  override async init(): Promise<void> {
+    this.inits++;
+    await super.init();
+  }
+  async restore(elements: readonly FirewallElement[]): Promise<void> {
+    this.restores.push([...elements]);
+    await this.gate;
+    if (this.failing) throw new Error('nft: Operation not permitted');
+    this.kernel.clear();
+    for (const a of elements) this.kernel.set(a.target, { target: a.target, family: a.family, expiresInSeconds: a.timeoutSeconds });
+  }
+}
+
+test('start with a backend that restores: one call with exactly the open bans; changes made meanwhile follow it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-bans-'));
+  const store = new StateStore(join(dir, 'state'));
+  const fw = new RestoringFirewall();
+  const bans = new BanManager({ store, firewall: fw, log: silentLogger, batchWindowMs: 5 });
+  try {
+    const now = Date.now();
+    store.addBan(ban('192.0.2.80', now + 600_000, now - 1000));
+    store.addBan(ban('192.0.2.81', now - 1000, now - 700_000)); // expired
+    store.addBan(ban('192.0.2.82', null, now - 5000));
+    store.addBan(ban('192.0.2.83', null, now - 5000));
+    store.liftBan('192.0.2.83', now - 100, 'alice'); // lifted
+    store.addBan(ban('2001:db8:5::/64', now + 60_000, now - 10));
+    fw.kernel.set('198.51.100.1', { target: '198.51.100.1', family: 4, expiresInSeconds: 100 }); // stray
+    let open!: () => void;
+    fw.gate = new Promise((r) => { open = r; });
+    const started = bans.start();
+    // The database is read synchronously: the jails see every open ban before the kernel does.
+    assert.equal(bans.isRestoring, true);
+    assert.equal(bans.isBanned('192.0.2.82'), true);
+    assert.equal(bans.isBanned('192.0.2.81'), false);
+    assert.equal(bans.count(), 3);
+    assert.deepEqual(bans.counts(), { active: 3, permanent: 1, byJail: new Map([['sshd', 3]]) });
+    await new Promise((r) => setTimeout(r, 10));
+    bans.ban(ban('192.0.2.84', now + 600_000));
+    assert.equal(bans.unban('192.0.2.82', 'bob'), true);
+    await new Promise((r) => setTimeout(r, 30)); // past the batch window: the batch waits for the restore
+    assert.equal(fw.batches.length, 0);
+    open();
+    await started;
+    assert.equal(bans.isRestoring, false);
+    await bans.flush();
+    assert.equal(fw.inits, 0, 'restore replaces init + list + compare');
+    assert.equal(fw.restores.length, 1);
+    const restored = new Map(fw.restores[0]!.map((e) => [e.target, e]));
+    assert.deepEqual([...restored.keys()].sort(), ['192.0.2.80', '192.0.2.82', '2001:db8:5::/64']);
+    assert.equal(restored.get('192.0.2.82')!.timeoutSeconds, null);
+    const t = restored.get('192.0.2.80')!.timeoutSeconds!;
+    assert.ok(t > 590 && t <= 600, `remaining time, not the original: ${t}`);
+    assert.equal(restored.get('2001:db8:5::/64')!.family, 6);
+    assert.deepEqual([...fw.kernel.keys()].sort(), ['192.0.2.80', '192.0.2.84', '2001:db8:5::/64']);
+    assert.deepEqual(bans.list().map((b) => b.target), ['192.0.2.80', '2001:db8:5::/64', '192.0.2.84'], 'oldest first');
+    assert.deepEqual(bans.counts(), { active: 3, permanent: 0, byJail: new Map([['sshd', 3]]) });
+  } finally {
+    bans.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failed restore is recorded and retried with init + reconcile', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-bans-'));
+  const store = new StateStore(join(dir, 'state'));
+  const fw = new RestoringFirewall();
+  const bans = new BanManager({ store, firewall: fw, log: silentLogger, batchWindowMs: 5 });
+  try {
+    store.addBan(ban('192.0.2.90', null));
+    fw.failing = true;
+    await bans.start();
+    assert.equal(bans.isRestoring, false);
+    assert.match(bans.firewallHealth().lastError ?? '', /Operation not permitted/);
+    fw.failing = false;
+    const deadline = Date.now() + 5000;
+    while (!fw.kernel.has('192.0.2.90') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(fw.kernel.has('192.0.2.90'));
+    assert.equal(bans.firewallHealth().lastError, null);
+  } finally {
+    bans.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the store: open-ban index and counts without records, evidence read on demand, stale permanent bans', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-store-'));
+  const store = new StateStore(dir);
+  try {
+    const now = Date.now();
+    store.addBan({ ...ban('192.0.2.1', null, now - 10 * 86_400_000), evidence: ['first line', 'second line'] });
+    store.addBan({ ...ban('192.0.2.2', now + 1000, now), jail: 'postfix' });
+    store.addBan(ban('192.0.2.3', now - 1, now - 1000)); // expired
+    store.addBan(ban('192.0.2.4', now + 5000, now)); // twice open: the longer end wins
+    store.addBan(ban('192.0.2.4', now + 9000, now));
+    store.addBan(ban('192.0.2.5', null, now - 86_400_000));
+    store.recordOffence('192.0.2.5', now - 2 * 86_400_000, now - 3600_000, 5); // tried again an hour ago
+    assert.deepEqual(store.openBanIndex(now), new Map<string, number | null>([['192.0.2.1', null], ['192.0.2.5', null], ['192.0.2.2', now + 1000], ['192.0.2.4', now + 9000]]));
+    const counts = store.openBanCounts(now);
+    assert.equal(counts.active, 5);
+    assert.equal(counts.permanent, 2);
+    assert.deepEqual(counts.byJail, new Map([['sshd', 4], ['postfix', 1]]));
+    const first = store.openBans(now)[0]!;
+    assert.equal(first.target, '192.0.2.1');
+    assert.deepEqual(first.evidence, ['first line', 'second line']);
+    assert.deepEqual(JSON.parse(JSON.stringify({ ...first, evidence: first.evidence })).evidence, ['first line', 'second line']);
+    // permanent_expiry: only 192.0.2.1 (banned 10 days ago, never seen since) is stale after 2 days.
+    assert.deepEqual(store.stalePermanentBans(now - 2 * 86_400_000).map((b) => b.target), ['192.0.2.1']);
+    assert.equal(store.latestBan('192.0.2.3')?.until, now - 1);
+    assert.deepEqual(store.openBanIndex(now + 10_000), new Map([['192.0.2.1', null], ['192.0.2.5', null]]));
+  } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }

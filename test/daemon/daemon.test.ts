@@ -48,7 +48,10 @@ ${extra}`;
   };
 }
 
-type Status = { jails: Array<{ counts: { failures: number; tracked: number }; sources: Array<{ state: string; error?: string }> }>; warnings: string[] };
+type Status = {
+  state: string; bans: { active: number; permanent: number };
+  jails: Array<{ banned: number; counts: { failures: number; tracked: number }; sources: Array<{ state: string; error?: string }> }>; warnings: string[];
+};
 const status = (l: Lab): Promise<Status> => callDaemon(l.socket, { cmd: 'status' }) as Promise<Status>;
 const bans = (l: Lab): Promise<BanView[]> => callDaemon(l.socket, { cmd: 'bans' }) as Promise<BanView[]>;
 
@@ -91,6 +94,10 @@ test('bans survive a restart; manual ban and unban work through the socket', asy
     assert.deepEqual(list.map((x) => x.ip).sort(), ['198.51.100.0/24', '2001:db8::7']);
     assert.equal(list.find((x) => x.ip === '2001:db8::7')?.until, null);
     assert.equal(list.find((x) => x.ip === '2001:db8::7')?.permanent, true);
+    const st = await status(l);
+    assert.equal(st.state, 'running', 'start() returns once the bans are back in the kernel');
+    assert.deepEqual(st.bans, { active: 2, permanent: 1 });
+    assert.equal(st.jails[0]!.banned, 0, 'manual bans are counted under their own jail, not sshd');
     assert.deepEqual(await callDaemon(l.socket, { cmd: 'unban', ip: '2001:db8::7', by: 'test' }), { ip: '2001:db8::7', unbanned: true });
     assert.deepEqual(await callDaemon(l.socket, { cmd: 'unban', ip: '2001:db8::7', by: 'test' }), { ip: '2001:db8::7', unbanned: false });
   } finally {

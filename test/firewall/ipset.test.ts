@@ -118,6 +118,25 @@ describe('IpsetFirewall (in network namespaces)', { skip }, () => {
     assert.deepEqual(await restarted.list(), []);
   });
 
+  test('restore swaps in exactly the given bans (strays gone, timeouts set anew), atomically, and leaves no temporary set', T, async () => {
+    const { ns, fw, sh } = await setup();
+    await fw.init();
+    await fw.apply({ add: [v4('192.0.2.50'), v4('192.0.2.51', 600), v6('2001:db8:9::/64'), v4('192.0.2.52', 100)], remove: [] });
+    const restarted = new IpsetFirewall({ netns: ns });
+    await assert.rejects(restarted.restore([v4('192.0.2.1 timeout 5')]), FirewallError);
+    await restarted.restore([v4('192.0.2.50', 3600), v4('192.0.2.52'), v6('2001:db8::53', 900), v4('198.51.100.0/24'), v6('2001:DB8:0:0::54')]);
+    const listed = byTarget(await restarted.list());
+    assert.deepEqual([...listed.keys()].sort(), ['192.0.2.50', '192.0.2.52', '198.51.100.0/24', '2001:db8::53', '2001:db8::54']);
+    const a = listed.get('192.0.2.50');
+    assert.ok(a && a.expiresInSeconds !== null && a.expiresInSeconds > 3590, `permanent → 1 h: ${JSON.stringify(a)}`);
+    assert.equal(listed.get('192.0.2.52')?.expiresInSeconds, null, '100 s → permanent');
+    assert.doesNotMatch(await sh('ipset', 'list', '-n'), /_restore/);
+    // The rules still point at the (swapped) sets: exactly one jump and one match per family.
+    assert.match(await sh('iptables', '-S', 'WARDEN'), /--match-set warden4 src -j DROP/);
+    assert.match(await sh('ip6tables', '-S', 'WARDEN'), /--match-set warden6 src -j DROP/);
+    assert.equal((await sh('iptables', '-S', 'INPUT')).split('\n').filter((l) => l.includes('-j WARDEN')).length, 1);
+  });
+
   test('custom prefix names everything after it', T, async () => {
     const { ns, sh } = await setup();
     const fw = new IpsetFirewall({ netns: ns, prefix: 'wtest' });
@@ -201,6 +220,14 @@ describe('IpsetFirewall (in network namespaces)', { skip }, () => {
       await fw.apply({ add: [], remove: [v4('198.51.100.7'), v6('2001:db8::/64')] });
       assert.equal(await canConnect(lab, client, '198.51.100.1', port), true, 'IPv4 unbanned');
       assert.equal(await canConnect(lab, client, '2001:db8::1', port), true, 'IPv6 unbanned');
+    });
+
+    test('after a restore (a swapped-in set) the rule matches the new contents', T, async () => {
+      await fw.restore([v4('198.51.100.7', 600)]);
+      assert.equal(await canConnect(lab, client, '198.51.100.1', port), false, 'restored ban drops');
+      assert.equal(await canConnect(lab, client, '2001:db8::1', port), true, 'IPv6 not banned');
+      await fw.restore([]);
+      assert.equal(await canConnect(lab, client, '198.51.100.1', port), true, 'an empty restore lifts it');
     });
 
     test('a ban cuts an established connection', T, async () => {

@@ -159,6 +159,66 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
     assert.match(await nft('list', 'chain', 'inet', 'warden', 'input'), /ip6 saddr & ffff:ffff:ffff:ffff:: == @banned6_64 drop/);
   });
 
+  test('restore: one transaction leaves exactly the given bans (strays, stale prefix sets, old timeouts gone); other tables untouched', T, async () => {
+    const { ns, fw, nft } = await setup();
+    const other = 'table ip other {\n\tset s {\n\t\ttype ipv4_addr\n\t\telements = { 192.0.2.51 }\n\t}\n}\n';
+    await lab.exec(ns, ['nft', '-f', '-'], { input: other });
+    const otherBefore = await nft('list', 'table', 'ip', 'other');
+    await fw.init();
+    await fw.apply({ add: [v4('192.0.2.50'), v4('192.0.2.51', 600), v6('2001:db8:9::/64'), v4('192.0.2.52', 100)], remove: [] });
+
+    // A new process: it knows nothing of the prefix sets the previous one made.
+    const commands: CommandInfo[] = [];
+    const restarted = new NftablesFirewall({ netns: ns, timeoutUpdate: 'in-place', onCommand: (c) => commands.push(c) });
+    await restarted.restore([v4('192.0.2.50', 3600), v4('192.0.2.52'), v6('2001:db8::53', 900), v4('198.51.100.0/24'), v6('2001:DB8:0:0::54')]);
+    assert.equal(commands.filter((c) => c.argv.includes('-f')).length, 1, 'one nft transaction');
+    assert.ok(!commands.some((c) => c.argv.includes('table') && c.argv.includes('list') && !c.argv.includes('-t')), 'no listing of the elements');
+    const listed = byTarget(await restarted.list());
+    assert.deepEqual([...listed.keys()].sort(), ['192.0.2.50', '192.0.2.52', '198.51.100.0/24', '2001:db8::53', '2001:db8::54']);
+    const a = listed.get('192.0.2.50');
+    assert.ok(a && a.expiresInSeconds !== null && a.expiresInSeconds > 3590, `permanent → 1 h: ${JSON.stringify(a)}`);
+    assert.equal(listed.get('192.0.2.52')?.expiresInSeconds, null, '100 s → permanent');
+    const b = listed.get('2001:db8::53');
+    assert.ok(b && b.expiresInSeconds !== null && b.expiresInSeconds > 890 && b.expiresInSeconds <= 900, JSON.stringify(b));
+    const table = await nft('list', 'table', 'inet', 'warden');
+    assert.match(table, /set banned6_64 \{[^}]*flags timeout\s*\}/, 'the stale /64 set is kept, empty');
+    assert.match(table, /ip6 saddr & ffff:ffff:ffff:ffff:: == @banned6_64 drop/);
+    assert.match(table, /ip saddr & 255\.255\.255\.0 == @banned4_24 drop/);
+    assert.equal(await nft('list', 'table', 'ip', 'other'), otherBefore);
+    // Restore writes its structure as JSON, init/apply as text: both must give the same table.
+    for (const hookForward of [false, true]) {
+      await new NftablesFirewall({ netns: ns, hookForward, timeoutUpdate: 'in-place' }).restore([v4('198.51.100.0/24'), v6('2001:db8:9::/64')]);
+      const viaJson = await nft('-t', 'list', 'table', 'inet', 'warden');
+      await new NftablesFirewall({ netns: ns, hookForward, timeoutUpdate: 'in-place' }).init();
+      assert.equal(await nft('-t', 'list', 'table', 'inet', 'warden'), viaJson, `hookForward ${hookForward}`);
+      assert.equal((viaJson.match(/chain forward/g) ?? []).length, hookForward ? 1 : 0);
+    }
+
+    // Batches after a restore work as before (here: the timeout update mode is probed on demand).
+    const later = new NftablesFirewall({ netns: ns });
+    await later.restore([v4('192.0.2.60', 600)]);
+    await later.apply({ add: [v4('192.0.2.61', 600)], remove: [v4('192.0.2.60')] });
+    assert.deepEqual((await later.list()).map((e) => e.target).sort(), ['192.0.2.61']);
+    // destroy right after a restore: the probe restore started in the background must not re-create the table.
+    const quick = new NftablesFirewall({ netns: ns });
+    await quick.restore([]);
+    await quick.destroy();
+    await sleep(200);
+    assert.doesNotMatch(await nft('list', 'tables'), /warden/);
+  });
+
+  test('restore refuses an invalid target before anything runs, and takes a non-canonical spelling as parseTarget does', T, async () => {
+    const { fw, commands } = await setup({ timeoutUpdate: 'in-place' });
+    await assert.rejects(fw.restore([v4('192.0.2.1'), v4('192.0.2.1 } ; flush ruleset ; add element inet warden banned4 { 192.0.2.2')]), FirewallError);
+    await assert.rejects(fw.restore([v6('192.0.2.1')]), /IPv4 but the element says IPv6/);
+    await assert.rejects(fw.restore([v4('192.0.2.1', 0)]), /timeout must be a positive number/);
+    assert.equal(commands.filter((c) => c.argv.includes('-f')).length, 0);
+    await fw.restore([v6('2001:DB8::7', 60), v6('2001:db8::7', 120), v6('2001:db8:1:2:0:0:0:0/64')]);
+    const listed = byTarget(await fw.list());
+    assert.deepEqual([...listed.keys()].sort(), ['2001:db8:1:2::/64', '2001:db8::7']);
+    assert.ok((listed.get('2001:db8::7')?.expiresInSeconds ?? 0) > 60, 'the later spelling wins, as in apply');
+  });
+
   test('flush empties the sets but keeps the structure; destroy is idempotent', T, async () => {
     const { fw, nft } = await setup();
     await fw.init();

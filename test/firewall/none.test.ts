@@ -37,6 +37,19 @@ describe('NoneFirewall', () => {
     assert.deepEqual(await fw.list(), []);
   });
 
+  test('restore replaces everything it held with the given bans', async () => {
+    const { fw, logs } = setup();
+    await fw.apply({ add: [{ target: '192.0.2.2', family: 4, timeoutSeconds: 100 }, { target: '192.0.2.3', family: 4, timeoutSeconds: null }], remove: [] });
+    await fw.restore([{ target: '192.0.2.3', family: 4, timeoutSeconds: 50 }, { target: '2001:db8::9', family: 6, timeoutSeconds: null }]);
+    assert.deepEqual(await fw.list(), [
+      { target: '192.0.2.3', family: 4, expiresInSeconds: 50 },
+      { target: '2001:db8::9', family: 6, expiresInSeconds: null },
+    ]);
+    assert.ok(logs.some((l) => /dry run/.test(l)));
+    await assert.rejects(fw.restore([{ target: 'not an address', family: 4, timeoutSeconds: null }]), FirewallError);
+    assert.equal((await fw.list()).length, 2, 'a refused restore drops nothing');
+  });
+
   test('large batches log a summary, not one line per element', async () => {
     const { fw, logs } = setup();
     const add = Array.from({ length: 1000 }, (_, i) => ({ target: `203.0.113.${i % 256}`, family: 4 as const, timeoutSeconds: 60 + Math.floor(i / 256) }));

@@ -5,6 +5,8 @@ import { renderTable, safeText } from '../table.js';
 
 interface Status {
   version: string; pid: number; host: string; uptimeSeconds: number; config: string; stateDb: string;
+  /** 'restoring' while the daemon puts the open bans back into the kernel after a start. */
+  state?: 'restoring' | 'running';
   firewall: { kind: string; lastError: string | null; pending: number; lastApplyMs: number | null };
   allow: string[];
   bans: { active: number; permanent: number };
@@ -29,7 +31,7 @@ export const statusCommand: Command = {
       return 0;
     }
     const out: string[] = [];
-    out.push(`warden ${status.version} on ${status.host}, pid ${status.pid}, up ${humanDuration(status.uptimeSeconds)}`);
+    out.push(`warden ${status.version} on ${status.host}, pid ${status.pid}, up ${humanDuration(status.uptimeSeconds)}${status.state === 'restoring' ? ' — RESTORING bans into the kernel' : ''}`);
     out.push(`config:   ${status.config}`);
     out.push(`state:    ${status.stateDb}`);
     out.push(`firewall: ${status.firewall.kind}${status.firewall.lastError ? ` — ERROR: ${status.firewall.lastError}` : ' — ok'}${status.firewall.pending ? `, ${status.firewall.pending} changes pending` : ''}`);
