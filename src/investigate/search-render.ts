@@ -111,7 +111,7 @@ export class RenderSink {
     this.room(FIXED_ROOM + this.nameBytes.length + text.length);
     if (json) {
       this.putAscii(',\n    {"file":');
-      this.used += this.nameBytes.copy(this.chunk, this.used);
+      this.putName();
       this.putAscii(',"line":');
       this.putInt(line);
       if (time !== this.isoMs) {
@@ -129,7 +129,7 @@ export class RenderSink {
       this.putAscii('"}');
     } else {
       this.chunk[this.used++] = 0x0a;
-      this.used += this.nameBytes.copy(this.chunk, this.used);
+      this.putName();
       this.chunk[this.used++] = 0x3a; // :
       this.putInt(line);
       this.chunk[this.used++] = 0x3a;
@@ -165,6 +165,15 @@ export class RenderSink {
     const c = this.chunk;
     let u = this.used;
     for (let i = 0; i < s.length; i++) c[u++] = s.charCodeAt(i);
+    this.used = u;
+  }
+
+  /** The file's name (short: a loop beats Buffer.copy, which builds a view per call). */
+  private putName(): void {
+    const c = this.chunk;
+    const name = this.nameBytes;
+    let u = this.used;
+    for (let i = 0; i < name.length; i++) c[u++] = name[i]!;
     this.used = u;
   }
 
