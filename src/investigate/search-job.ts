@@ -12,7 +12,7 @@ import { parseCidr } from '../util/ip.js';
 import { FilterPrefilter } from './filter-prefilter.js';
 import { LineScanner, readJournal, readLogFile } from './log-lines.js';
 import type { LogFile, Progress } from './log-sources.js';
-import { MatchRenderer, RENDER_SEPARATOR, type RenderMode } from './search-render.js';
+import { RenderSink, type RenderMode } from './search-render.js';
 import { mentionsAddress, parseTarget, usersIn, type SearchTarget } from './search-target.js';
 
 export interface SearchMatch {
@@ -110,7 +110,6 @@ export interface SearchOptions extends Omit<SearchParams, 'filter'> {
 }
 
 const KEX = Buffer.from('kex_exchange_identification');
-const RENDER_CHUNK = 1 << 20;
 const CRON = new Set(['CRON', 'cron', 'crond', 'anacron']);
 
 export interface Tally {
@@ -170,10 +169,6 @@ class Collector {
   readonly lineNos: number[] = [];
   readonly times: number[] = [];
   readonly texts: string[] = [];
-  /** Rendered matches (see JobResult.rendered): full chunks, and the one being filled. */
-  private readonly chunks: Buffer[] = [];
-  private chunk: Buffer | undefined;
-  private used = 0;
   readonly keys: string[] = [];
   readonly counted: Array<Counted | null> = [];
   readonly tally = newTally();
@@ -183,7 +178,7 @@ class Collector {
   private readonly since: number;
   private readonly prefilter: FilterPrefilter;
   private readonly programList: readonly string[];
-  private readonly renderer: MatchRenderer | undefined;
+  private readonly sink: RenderSink | undefined;
 
   constructor(
     private readonly job: Job,
@@ -196,7 +191,7 @@ class Collector {
     this.prefilter = new FilterPrefilter(definition, 'aggressive');
     this.programList = definition.programs;
     this.since = params.since ?? -Infinity;
-    this.renderer = params.render ? new MatchRenderer(params.render) : undefined;
+    this.sink = params.render ? new RenderSink(params.render) : undefined;
   }
 
   readonly onLine = (buf: Buffer, start: number, end: number, lineNo: number): void => {
@@ -244,25 +239,13 @@ class Collector {
   private add(lineNo: number, time: number, text: string): void {
     this.lineNos.push(lineNo);
     this.times.push(time);
-    if (this.renderer) {
-      const piece = `${RENDER_SEPARATOR[this.renderer.mode]}${this.renderer.render(this.job.name, lineNo, time, text)}`;
-      // A UTF-16 unit takes at most 3 bytes in UTF-8.
-      if (!this.chunk || this.used + piece.length * 3 > this.chunk.length) {
-        if (this.chunk) this.chunks.push(this.chunk.subarray(0, this.used));
-        this.chunk = Buffer.allocUnsafeSlow(Math.max(RENDER_CHUNK, piece.length * 3));
-        this.used = 0;
-      }
-      this.used += this.chunk.write(piece, this.used, 'utf8');
-    } else {
-      this.texts.push(text);
-    }
+    if (this.sink) this.sink.add(this.job.name, lineNo, time, text);
+    else this.texts.push(text);
   }
 
   /** The rendered chunks (see JobResult.rendered). */
   renderedChunks(): Buffer[] {
-    if (this.chunk && this.used > 0) this.chunks.push(this.chunk.subarray(0, this.used));
-    this.chunk = undefined;
-    return this.chunks;
+    return this.sink ? this.sink.take() : [];
   }
 
   private count(): Counted | null {

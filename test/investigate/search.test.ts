@@ -365,3 +365,26 @@ test('a line longer than the scanner\'s limit is cut, not lost', () => {
   assert.deepEqual(got, [64 * 1024, 'short Failed'.length]);
   assert.equal(s.truncated, 1);
 });
+
+test('the render sink writes exactly what the string renderer renders, for plain and awkward lines', async () => {
+  const { MatchRenderer, RenderSink, RENDER_SEPARATOR } = await import('../../src/investigate/search-render.js');
+  const lines = [
+    'Mar  1 00:00:01 web sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2',
+    'quote " and backslash \\ here', 'tab\there', 'esc \x1b[31m red', 'del \x7f and C1 \u0085', 'café ünïcode', 'emoji 😀 pair',
+    'lone \ud800 surrogate', 'replacement \ufffd char', 'line sep \u2028 here', '', '~ tilde and space ',
+  ];
+  for (const mode of ['json', 'text'] as const) {
+    const renderer = new MatchRenderer(mode);
+    const sink = new RenderSink(mode);
+    let expected = '';
+    lines.forEach((text, i) => {
+      const file = i % 5 === 4 ? 'other "file".log' : '/var/log/auth.log';
+      const time = i === 3 ? NaN : Date.UTC(2026, 2, 1, 0, 0, i) + (i % 2) * 400;
+      const line = i * 98765 + 1;
+      expected += `${RENDER_SEPARATOR[mode]}${renderer.render(file, line, time, text)}`;
+      sink.add(file, line, time, text);
+    });
+    // As bytes: a lone surrogate is written as U+FFFD either way.
+    assert.deepEqual(Buffer.concat(sink.take()), Buffer.from(expected, 'utf8'), mode);
+  }
+});
