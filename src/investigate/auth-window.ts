@@ -191,6 +191,16 @@ export class LineClock {
   }
 }
 
+/** The seconds of a classic syslog date ("Mmm dd hh:mm:ss") at buf[start], or -1 for another date. */
+function syslogSeconds(buf: Buffer, start: number): number {
+  const c0 = buf[start] ?? 0;
+  if (c0 < 65 || c0 > 90 || buf[start + 12] !== 58) return -1;
+  const s1 = (buf[start + 13] ?? 0) - 48, s2 = (buf[start + 14] ?? 0) - 48;
+  if (s1 < 0 || s1 > 6 || s2 < 0 || s2 > 9) return -1;
+  const s = s1 * 10 + s2;
+  return s <= 60 ? s : -1;
+}
+
 const SSHD_STOP = Buffer.from('Received signal ');
 const SSHD_START = Buffer.from('Server listening on ');
 
@@ -249,7 +259,14 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
       else if (c === 83 && startsWithBytes(buf, msg, end, SSHD_START)) gaps.sshd('start');
       if (!prefilter.bytesMayAct(buf, msg, end)) return;
     }
-    if (filter.match(decoder.line(buf, start, end), now) !== 'detected') return;
+    const line = decoder.line(buf, start, end);
+    // The header is known from the bytes when the prefilter found our program in a classic syslog
+    // line and each byte is one character (so its offsets hold in the string): skip re-parsing it.
+    const seconds = msg >= 0 && line.length === end - start ? syslogSeconds(buf, start) : -1;
+    const outcome = seconds >= 0 && !Number.isNaN(minute)
+      ? filter.matchLocated(line, msg - start, minute + seconds * 1000)
+      : filter.match(line, now);
+    if (outcome !== 'detected') return;
     const d = filter.last!;
     if (d.time < since) return;
     if (d.action === 'success') {
@@ -279,13 +296,18 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
       attackers.set(d.address.text, a);
       byAddress.set(d.address, a);
     }
+    // The user of this address's previous failure, as stored: an address often fails twice in a row
+    // for one user ("Invalid user x", "Failed password for invalid user x"), and looking the count
+    // up with the stored string (hash known, same object) is cheaper than with the fresh one.
+    const previous = a.recentUsers.length > 0 ? a.recentUsers[a.recentUsers.length - 1] : undefined;
+    const u = d.user === undefined ? undefined : d.user === previous ? previous : decoder.keep(d.user);
     if (d.count === 1) {
       if (a.recentTimes.length === TYPOS_PER_LOGIN) {
         a.recentTimes.shift();
         a.recentUsers.shift();
       }
       a.recentTimes.push(d.time);
-      a.recentUsers.push(decoder.keep(d.user ?? ''));
+      a.recentUsers.push(u ?? '');
     } else {
       a.recentTimes.length = 0;
       a.recentUsers.length = 0;
@@ -293,11 +315,10 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
     a.failures += d.count;
     if (d.time < a.first) a.first = d.time;
     if (d.time > a.last) a.last = d.time;
-    const u = d.user;
     if (u !== undefined) {
       const n = a.users.get(u);
       if (n !== undefined) a.users.set(u, n + d.count);
-      else if (a.users.size < MAX_USERS_PER_ADDRESS) a.users.set(decoder.keep(u), d.count);
+      else if (a.users.size < MAX_USERS_PER_ADDRESS) a.users.set(u, d.count);
     }
   };
 

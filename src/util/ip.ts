@@ -28,14 +28,23 @@ const recent = new RecentMap<string, Address>(4096, copy);
 
 /** Returns the canonical form of an IP address, or undefined when `raw` is not one. */
 export function canonicalAddress(raw: string): Address | undefined {
+  // Consecutive lines are often about one client ("Invalid user x from A", "Failed password for
+  // invalid user x from A"): comparing with the last one skips hashing the fresh text.
+  if (last !== undefined && raw === last.text) return last;
   const hit = recent.get(raw);
-  if (hit) return hit;
+  if (hit) return (last = hit);
   const address = parseAddress(raw);
   // The text is usually cut from a log line, and V8 keeps a cut of 13+ characters as a view into
   // the whole read chunk: a key kept for minutes would pin that chunk. The cache stores a copy.
   if (address) recent.set(raw, address);
   return address;
 }
+
+/**
+ * The last address found in the cache. Its text is canonical, so a raw text equal to it reads as
+ * this very address; and it is the cache's copy, never a cut of a line.
+ */
+let last: Address | undefined;
 
 function copy(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
