@@ -41,6 +41,8 @@ export class LineScanner {
   chunks = 0;
   private carry: Buffer | null = null;
   private carryFull = false;
+  /** manyNeedles: per needle, its next hit in the chunk (reused, not allocated per chunk). */
+  private nextHits: number[] = [];
 
   /**
    * @param needles  null: every line goes to `onLine`; otherwise only lines holding at least one
@@ -139,26 +141,27 @@ export class LineScanner {
     this.lines += countNewlines(buf, counted, end);
   }
 
+  /**
+   * Several needles: one ordered stream of hits per needle, merged by always taking the earliest
+   * (a line is emitted once, in order, without collecting and sorting the hits). After a line is
+   * emitted, only the streams whose next hit lies in it search again, from the next line.
+   */
   private manyNeedles(buf: Buffer, start: number, end: number, needles: readonly Buffer[]): void {
-    const starts: number[] = [];
-    for (const needle of needles) {
-      let pos = start;
-      for (;;) {
-        const p = buf.indexOf(needle, pos);
-        if (p < 0 || p >= end) break;
-        starts.push(Math.max(start, buf.lastIndexOf(NL, p) + 1));
-        pos = buf.indexOf(NL, p) + 1;
-      }
-    }
-    if (needles.length > 1) starts.sort((a, b) => a - b);
+    const count = needles.length;
+    const next = this.nextHits.length === count ? this.nextHits : (this.nextHits = new Array<number>(count));
+    for (let i = 0; i < count; i++) next[i] = hitAt(buf, needles[i] as Buffer, start, end);
     let counted = start;
-    let prev = -1;
-    for (const ls of starts) {
-      if (ls === prev) continue;
-      prev = ls;
+    for (;;) {
+      let p = Infinity;
+      for (let i = 0; i < count; i++) if ((next[i] as number) < p) p = next[i] as number;
+      if (p === Infinity) break;
+      const ls = Math.max(start, buf.lastIndexOf(NL, p) + 1);
+      const le = buf.indexOf(NL, p);
       this.lines += countNewlines(buf, counted, ls);
       counted = ls;
-      this.emit(buf, ls, buf.indexOf(NL, ls));
+      this.emit(buf, ls, le);
+      const from = le + 1;
+      for (let i = 0; i < count; i++) if ((next[i] as number) < from) next[i] = hitAt(buf, needles[i] as Buffer, from, end);
     }
     this.lines += countNewlines(buf, counted, end);
   }
@@ -171,6 +174,12 @@ export class LineScanner {
       this.onLine(buf, ls, le, this.lines + 1);
     }
   }
+}
+
+/** The first `needle` in buf[from, end), or Infinity. */
+function hitAt(buf: Buffer, needle: Buffer, from: number, end: number): number {
+  const p = from < end ? buf.indexOf(needle, from) : -1;
+  return p < 0 || p >= end ? Infinity : p;
 }
 
 /** Newlines in buf[from, to). */
