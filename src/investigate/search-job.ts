@@ -201,7 +201,7 @@ class Collector {
     const text = buf.toString('utf8', start, end);
     const target = this.target;
     if (this.job.kind === 'warden-log') {
-      this.wardenLine(text, lineNo);
+      this.wardenLine(text, lineNo, buf, start, end);
       return;
     }
     const h = this.header;
@@ -226,7 +226,7 @@ class Collector {
       const ban = parseBanMessage(text.slice(mStart), time);
       if (ban && banAbout(ban, target)) this.tally.banEvents.push(ban);
     }
-    this.add(lineNo, time, text);
+    this.add(lineNo, time, text, buf, start, end);
     if (this.job.keyed) {
       this.keys.push(parsed ? `${Math.floor(time / 1000)} ${text.slice(h.programStart)}` : text);
       this.counted.push(counted);
@@ -256,10 +256,11 @@ class Collector {
     return false;
   }
 
-  private add(lineNo: number, time: number, text: string): void {
+  /** One match: `text` is buf[start, end) decoded (the sink copies a plain line's bytes as they are). */
+  private add(lineNo: number, time: number, text: string, buf: Buffer, start: number, end: number): void {
     this.lineNos.push(lineNo);
     this.times.push(time);
-    if (this.sink) this.sink.add(this.job.name, lineNo, time, text);
+    if (this.sink) this.sink.addBytes(this.job.name, lineNo, time, text, buf, start, end);
     else this.texts.push(text);
   }
 
@@ -280,7 +281,7 @@ class Collector {
   }
 
   /** warden's own log outside the journal: "2026-03-01T00:00:00.000Z WARN  ban 192.0.2.7 in sshd ...". */
-  private wardenLine(text: string, lineNo: number): void {
+  private wardenLine(text: string, lineNo: number, buf: Buffer, start: number, end: number): void {
     const target = this.target;
     if (target.kind !== 'address' || !mentionsAddress(text, target)) return;
     const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) +\w+ +(.*)$/.exec(text);
@@ -288,7 +289,7 @@ class Collector {
     if (time < this.since) return;
     const ban = parseBanMessage(m ? m[2]! : text, time);
     if (ban && banAbout(ban, target)) this.tally.banEvents.push(ban);
-    this.add(lineNo, time, text);
+    this.add(lineNo, time, text, buf, start, end);
     if (this.job.keyed) {
       this.keys.push(text);
       this.counted.push(null);
