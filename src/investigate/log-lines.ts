@@ -131,12 +131,8 @@ export class LineScanner {
     for (;;) {
       const p = buf.indexOf(needle, pos);
       if (p < 0 || p >= end) break;
-      const ls = Math.max(start, buf.lastIndexOf(NL, p) + 1);
-      const le = buf.indexOf(NL, p);
-      this.lines += countNewlines(buf, counted, ls);
-      counted = ls;
-      this.emit(buf, ls, le);
-      pos = le + 1;
+      counted = this.emitLineAt(buf, counted, p);
+      pos = counted;
     }
     this.lines += countNewlines(buf, counted, end);
   }
@@ -155,15 +151,32 @@ export class LineScanner {
       let p = Infinity;
       for (let i = 0; i < count; i++) if ((next[i] as number) < p) p = next[i] as number;
       if (p === Infinity) break;
-      const ls = Math.max(start, buf.lastIndexOf(NL, p) + 1);
-      const le = buf.indexOf(NL, p);
-      this.lines += countNewlines(buf, counted, ls);
-      counted = ls;
-      this.emit(buf, ls, le);
-      const from = le + 1;
+      counted = this.emitLineAt(buf, counted, p);
+      const from = counted;
       for (let i = 0; i < count; i++) if ((next[i] as number) < from) next[i] = hitAt(buf, needles[i] as Buffer, from, end);
     }
     this.lines += countNewlines(buf, counted, end);
+  }
+
+  /**
+   * Counts the lines from `counted` (a line start) up to the one holding buf[p], hands that line
+   * on and counts it; returns where the next line starts. The newlines walked to count are also
+   * where the line starts and ends: no search backwards from the hit, nor forwards again.
+   */
+  private emitLineAt(buf: Buffer, counted: number, p: number): number {
+    let lines = this.lines;
+    let ls = counted;
+    let nl = buf.indexOf(NL, ls);
+    // A hit lies before the newline that ends the chunk's last whole line: nl >= 0.
+    while (nl < p) {
+      lines++;
+      ls = nl + 1;
+      nl = buf.indexOf(NL, ls);
+    }
+    this.lines = lines;
+    this.emit(buf, ls, nl);
+    this.lines = lines + 1;
+    return nl + 1;
   }
 
   private emit(buf: Buffer, ls: number, le: number): void {
