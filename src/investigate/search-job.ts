@@ -181,6 +181,9 @@ class Collector {
   /** The filter reads syslog lines (not a service's own format): runFilter may locate. */
   private readonly syslogFormat: boolean;
   private readonly sink: RenderSink | undefined;
+  /** tallyDirect: the entries of the last address and user counted. */
+  private lastAddress: { key: string; count: Count } | undefined;
+  private lastUser: { key: string; count: Count } | undefined;
 
   constructor(
     private readonly job: Job,
@@ -275,9 +278,33 @@ class Collector {
     if (target.kind === 'address'
       ? (target.single ? d.address.text !== target.text : !target.range.contains(d.address))
       : d.user !== undefined && d.user !== target.user) return null;
-    const counted: Counted = [d.address.text, d.user ?? '', d.action === 'success', d.count];
+    const success = d.action === 'success';
+    if (!this.job.keyed) {
+      // Nothing kept per match: counted straight into the tally (a heavy attacker has a detection
+      // on most of its lines).
+      this.tallyDirect(d.address.text, d.user ?? '', success, d.count);
+      return null;
+    }
+    const counted: Counted = [d.address.text, d.user ?? '', success, d.count];
     tallyOne(this.tally, counted);
     return counted;
+  }
+
+  /**
+   * tallyOne without the tuple, and without a hash lookup when the address (or user) is the one of
+   * the previous detection: its entry is the same object, updated in place.
+   */
+  private tallyDirect(address: string, user: string, success: boolean, n: number): void {
+    const t = this.tally;
+    if (success) t.successes += n;
+    else t.failures += n;
+    if (this.lastAddress === undefined || this.lastAddress.key !== address) this.lastAddress = { key: address, count: entry(t.addresses, address) };
+    if (success) this.lastAddress.count.successes += n;
+    else this.lastAddress.count.failures += n;
+    if (user === '') return;
+    if (this.lastUser === undefined || this.lastUser.key !== user) this.lastUser = { key: user, count: entry(t.users, user) };
+    if (success) this.lastUser.count.successes += n;
+    else this.lastUser.count.failures += n;
   }
 
   /** warden's own log outside the journal: "2026-03-01T00:00:00.000Z WARN  ban 192.0.2.7 in sshd ...". */
@@ -311,13 +338,19 @@ function banAbout(ban: BanEvent, target: SearchTarget): boolean {
 }
 
 export function bump(map: Map<string, Count>, key: string, success: boolean, n: number): void {
+  const c = entry(map, key);
+  if (success) c.successes += n;
+  else c.failures += n;
+}
+
+/** The key's entry, added (at zero) when missing. */
+function entry(map: Map<string, Count>, key: string): Count {
   let c = map.get(key);
   if (!c) {
     c = { failures: 0, successes: 0 };
     map.set(key, c);
   }
-  if (success) c.successes += n;
-  else c.failures += n;
+  return c;
 }
 
 /** A cheap look at the first bytes before the regular expressions of parseBanMessage. */
