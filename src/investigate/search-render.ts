@@ -73,6 +73,11 @@ export class MatchRenderer {
   }
 }
 
+/** Bit 7 of a byte lane of `v` set when some byte of `v` is zero (exact for the word as a whole). */
+function zeroLane(v: number): number {
+  return (v - 0x01010101) & ~v;
+}
+
 /** Bytes per chunk of rendered output. */
 const CHUNK = 1 << 20;
 /** Room for everything of a match but its name and text: separator, JSON keys, number, time. */
@@ -94,6 +99,11 @@ export class RenderSink {
   private readonly renderer: MatchRenderer;
   private readonly chunks: Buffer[] = [];
   private chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK);
+  /** The chunk, for writing four bytes at a time. */
+  private chunkView: DataView<ArrayBufferLike> = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length);
+  /** addBytes: the last source buffer, and a view of it for reading four bytes at a time. */
+  private src: Uint8Array | undefined;
+  private srcView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private used = 0;
   private file = '';
   /** Per file (a file's matches come together): the separator, its name as rendered, up to the line number. */
@@ -119,28 +129,37 @@ export class RenderSink {
   /**
    * Appends one match whose text is `text`, decoded from the UTF-8 bytes src[start, end). A line of
    * printable ASCII (and, in JSON, no quote or backslash) is copied from those bytes as they are
-   * checked; at the first other byte what was put is taken back and the line goes through add().
+   * checked, four at a time; at the first word holding another byte what was put is taken back
+   * and the line goes through add().
    */
   addBytes(file: string, line: number, time: number, text: string, src: Uint8Array, start: number, end: number): void {
     const mark = this.putHead(file, line, time, end - start);
-    const c = this.chunk;
-    let u = this.used;
-    if (this.mode === 'json') {
-      for (let i = start; i < end; i++) {
-        const b = src[i]!;
-        if (b < 0x20 || b > 0x7e || b === 0x22 || b === 0x5c) return this.retract(mark, file, line, time, text);
-        c[u++] = b;
-      }
-      this.used = u;
-      this.putClose();
-    } else {
-      for (let i = start; i < end; i++) {
-        const b = src[i]!;
-        if (b < 0x20 || b > 0x7e) return this.retract(mark, file, line, time, text);
-        c[u++] = b;
-      }
-      this.used = u;
+    const json = this.mode === 'json';
+    if (src !== this.src) {
+      this.src = src;
+      this.srcView = new DataView(src.buffer, src.byteOffset, src.byteLength);
     }
+    const sv = this.srcView;
+    const out = this.chunkView;
+    let u = this.used;
+    let i = start;
+    for (; i + 4 <= end; i += 4, u += 4) {
+      const x = sv.getInt32(i);
+      // Per byte lane, bit 7 ends up set when (for the word as a whole: exactly) some byte is
+      // below 0x20, or above 0x7e, or (JSON) a quote or backslash.
+      let flags = ((x - 0x20202020) & ~x) | (x + 0x01010101) | x;
+      if (json) flags |= zeroLane(x ^ 0x22222222) | zeroLane(x ^ 0x5c5c5c5c);
+      if ((flags & 0x80808080) !== 0) return this.retract(mark, file, line, time, text);
+      out.setInt32(u, x);
+    }
+    const c = this.chunk;
+    for (; i < end; i++) {
+      const b = src[i]!;
+      if (b < 0x20 || b > 0x7e || (json && (b === 0x22 || b === 0x5c))) return this.retract(mark, file, line, time, text);
+      c[u++] = b;
+    }
+    this.used = u;
+    if (json) this.putClose();
   }
 
   private retract(mark: number, file: string, line: number, time: number, text: string): void {
@@ -197,6 +216,7 @@ export class RenderSink {
   take(): Buffer[] {
     if (this.used > 0) this.chunks.push(this.chunk.subarray(0, this.used));
     this.chunk = Buffer.alloc(0);
+    this.chunkView = new DataView(new ArrayBuffer(0));
     this.used = 0;
     return this.chunks.splice(0);
   }
@@ -206,6 +226,7 @@ export class RenderSink {
     if (this.used + n <= this.chunk.length) return;
     if (this.used > 0) this.chunks.push(this.chunk.subarray(0, this.used));
     this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK, n));
+    this.chunkView = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length);
     this.used = 0;
   }
 

@@ -13,10 +13,18 @@ test('the render sink writes from the line bytes exactly what the string rendere
     'Mar  1 00:00:01 web sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2', '', ' ', '~ tilde',
   ];
   for (const a of awkward) lines.push(`${a}at the start`, `at the end${a}`, `in ${a} the middle`, a);
+  // Each awkward character in every byte lane of the words the sink reads, in lines of every
+  // length around a word.
+  for (const a of [...awkward, '\0', '\x1f', '\x7e', '\x20', '!', '#', '[', ']']) {
+    for (let length = 0; length < 11; length++) {
+      for (let at = 0; at <= length; at++) lines.push(`${'abcdefghijk'.slice(0, at)}${a}${'abcdefghijk'.slice(at, length)}`);
+    }
+  }
   // Enough long plain lines between them to cross the sink's chunk size several times.
   const long = 'Mar  1 00:00:02 web sshd[2]: Connection closed by 192.0.2.1 port 22 [preauth] '.repeat(100);
   const all: string[] = [];
-  for (let i = 0; i < 1500; i++) all.push(i % 3 === 0 ? long : (lines[i % lines.length] as string));
+  for (let i = 0; i < 3 * lines.length; i++) all.push(i % 3 === 0 ? long : (lines[Math.floor(i / 3)] as string));
+  all.push(...lines);
   for (const mode of ['json', 'text'] as const) {
     const renderer = new MatchRenderer(mode);
     const sink = new RenderSink(mode);
