@@ -41,6 +41,8 @@ export class LineScanner {
   chunks = 0;
   private carry: Buffer | null = null;
   private carryFull = false;
+  /** manyNeedles: per needle, its next hit in the chunk (reused, not allocated per chunk). */
+  private nextHits: number[] = [];
 
   /**
    * @param needles  null: every line goes to `onLine`; otherwise only lines holding at least one
@@ -129,38 +131,52 @@ export class LineScanner {
     for (;;) {
       const p = buf.indexOf(needle, pos);
       if (p < 0 || p >= end) break;
-      const ls = Math.max(start, buf.lastIndexOf(NL, p) + 1);
-      const le = buf.indexOf(NL, p);
-      this.lines += countNewlines(buf, counted, ls);
-      counted = ls;
-      this.emit(buf, ls, le);
-      pos = le + 1;
+      counted = this.emitLineAt(buf, counted, p);
+      pos = counted;
     }
     this.lines += countNewlines(buf, counted, end);
   }
 
+  /**
+   * Several needles: one ordered stream of hits per needle, merged by always taking the earliest
+   * (a line is emitted once, in order, without collecting and sorting the hits). After a line is
+   * emitted, only the streams whose next hit lies in it search again, from the next line.
+   */
   private manyNeedles(buf: Buffer, start: number, end: number, needles: readonly Buffer[]): void {
-    const starts: number[] = [];
-    for (const needle of needles) {
-      let pos = start;
-      for (;;) {
-        const p = buf.indexOf(needle, pos);
-        if (p < 0 || p >= end) break;
-        starts.push(Math.max(start, buf.lastIndexOf(NL, p) + 1));
-        pos = buf.indexOf(NL, p) + 1;
-      }
-    }
-    if (needles.length > 1) starts.sort((a, b) => a - b);
+    const count = needles.length;
+    const next = this.nextHits.length === count ? this.nextHits : (this.nextHits = new Array<number>(count));
+    for (let i = 0; i < count; i++) next[i] = hitAt(buf, needles[i] as Buffer, start, end);
     let counted = start;
-    let prev = -1;
-    for (const ls of starts) {
-      if (ls === prev) continue;
-      prev = ls;
-      this.lines += countNewlines(buf, counted, ls);
-      counted = ls;
-      this.emit(buf, ls, buf.indexOf(NL, ls));
+    for (;;) {
+      let p = Infinity;
+      for (let i = 0; i < count; i++) if ((next[i] as number) < p) p = next[i] as number;
+      if (p === Infinity) break;
+      counted = this.emitLineAt(buf, counted, p);
+      const from = counted;
+      for (let i = 0; i < count; i++) if ((next[i] as number) < from) next[i] = hitAt(buf, needles[i] as Buffer, from, end);
     }
     this.lines += countNewlines(buf, counted, end);
+  }
+
+  /**
+   * Counts the lines from `counted` (a line start) up to the one holding buf[p], hands that line
+   * on and counts it; returns where the next line starts. The newlines walked to count are also
+   * where the line starts and ends: no search backwards from the hit, nor forwards again.
+   */
+  private emitLineAt(buf: Buffer, counted: number, p: number): number {
+    let lines = this.lines;
+    let ls = counted;
+    let nl = buf.indexOf(NL, ls);
+    // A hit lies before the newline that ends the chunk's last whole line: nl >= 0.
+    while (nl < p) {
+      lines++;
+      ls = nl + 1;
+      nl = buf.indexOf(NL, ls);
+    }
+    this.lines = lines;
+    this.emit(buf, ls, nl);
+    this.lines = lines + 1;
+    return nl + 1;
   }
 
   private emit(buf: Buffer, ls: number, le: number): void {
@@ -171,6 +187,12 @@ export class LineScanner {
       this.onLine(buf, ls, le, this.lines + 1);
     }
   }
+}
+
+/** The first `needle` in buf[from, end), or Infinity. */
+function hitAt(buf: Buffer, needle: Buffer, from: number, end: number): number {
+  const p = from < end ? buf.indexOf(needle, from) : -1;
+  return p < 0 || p >= end ? Infinity : p;
 }
 
 /** Newlines in buf[from, to). */

@@ -6,8 +6,8 @@
  */
 import { DateParser } from '../filters/dates.js';
 import type { FilterDefinition } from '../filters/definition.js';
-import { CompiledFilter } from '../filters/engine.js';
-import { newHeader, parseHeader } from '../filters/header.js';
+import { CompiledFilter, type LineOutcome } from '../filters/engine.js';
+import { DateKind, newHeader, parseHeader, type LogHeader } from '../filters/header.js';
 import { parseCidr } from '../util/ip.js';
 import { FilterPrefilter } from './filter-prefilter.js';
 import { LineScanner, readJournal, readLogFile } from './log-lines.js';
@@ -178,7 +178,12 @@ class Collector {
   private readonly since: number;
   private readonly prefilter: FilterPrefilter;
   private readonly programList: readonly string[];
+  /** The filter reads syslog lines (not a service's own format): runFilter may locate. */
+  private readonly syslogFormat: boolean;
   private readonly sink: RenderSink | undefined;
+  /** tallyDirect: the entries of the last address and user counted. */
+  private lastAddress: { key: string; count: Count } | undefined;
+  private lastUser: { key: string; count: Count } | undefined;
 
   constructor(
     private readonly job: Job,
@@ -190,6 +195,7 @@ class Collector {
     this.filter = new CompiledFilter(definition, { mode: 'aggressive', dates });
     this.prefilter = new FilterPrefilter(definition, 'aggressive');
     this.programList = definition.programs;
+    this.syslogFormat = definition.format.kind === 'syslog';
     this.since = params.since ?? -Infinity;
     this.sink = params.render ? new RenderSink(params.render) : undefined;
   }
@@ -198,7 +204,7 @@ class Collector {
     const text = buf.toString('utf8', start, end);
     const target = this.target;
     if (this.job.kind === 'warden-log') {
-      this.wardenLine(text, lineNo);
+      this.wardenLine(text, lineNo, buf, start, end);
       return;
     }
     const h = this.header;
@@ -215,7 +221,7 @@ class Collector {
     // marks, which a later "Connection closed by ADDR" of the same process completes); it is
     // spared the lines it certainly ignores (FilterPrefilter).
     const outcome = parsed && this.isProgram(text, h.programStart, h.programEnd) && this.prefilter.messageMayAct(text, h.messageStart)
-      ? this.filter.match(text, this.fallback) : 'other';
+      ? this.runFilter(text, h) : 'other';
     if (!about || time < this.since) return;
     const counted = outcome === 'detected' ? this.count() : null;
     const mStart = parsed ? h.messageStart : 0;
@@ -223,12 +229,29 @@ class Collector {
       const ban = parseBanMessage(text.slice(mStart), time);
       if (ban && banAbout(ban, target)) this.tally.banEvents.push(ban);
     }
-    this.add(lineNo, time, text);
+    this.add(lineNo, time, text, buf, start, end);
     if (this.job.keyed) {
       this.keys.push(parsed ? `${Math.floor(time / 1000)} ${text.slice(h.programStart)}` : text);
       this.counted.push(counted);
     }
   };
+
+  /**
+   * The filter on a line whose header parseHeader has read (one of the filter's programs): the
+   * engine is told where the message starts and the line's time (matchLocated) rather than reading
+   * the header and date again. Decided exactly as match(text, fallback): a classic date that does
+   * not parse makes the line 'other', an ISO one that does not parse takes the fallback time. An
+   * RFC 5424 line ("<PRI>1 ...") has no "PROG[PID]: " before its message, which matchLocated
+   * relies on for the pid: it goes through match(), as does a filter of a service's own format.
+   */
+  private runFilter(text: string, h: LogHeader): LineOutcome {
+    if (!this.syslogFormat || text.charCodeAt(0) === 60 /* < */) return this.filter.match(text, this.fallback);
+    if (Number.isNaN(h.time)) {
+      if (h.dateKind === DateKind.Syslog) return 'other';
+      return this.filter.matchLocated(text, h.messageStart, this.fallback);
+    }
+    return this.filter.matchLocated(text, h.messageStart, h.time);
+  }
 
   /** One of the filter's programs, without cutting the name out of the line. */
   private isProgram(text: string, start: number, end: number): boolean {
@@ -236,10 +259,11 @@ class Collector {
     return false;
   }
 
-  private add(lineNo: number, time: number, text: string): void {
+  /** One match: `text` is buf[start, end) decoded (the sink copies a plain line's bytes as they are). */
+  private add(lineNo: number, time: number, text: string, buf: Buffer, start: number, end: number): void {
     this.lineNos.push(lineNo);
     this.times.push(time);
-    if (this.sink) this.sink.add(this.job.name, lineNo, time, text);
+    if (this.sink) this.sink.addBytes(this.job.name, lineNo, time, text, buf, start, end);
     else this.texts.push(text);
   }
 
@@ -254,13 +278,37 @@ class Collector {
     if (target.kind === 'address'
       ? (target.single ? d.address.text !== target.text : !target.range.contains(d.address))
       : d.user !== undefined && d.user !== target.user) return null;
-    const counted: Counted = [d.address.text, d.user ?? '', d.action === 'success', d.count];
+    const success = d.action === 'success';
+    if (!this.job.keyed) {
+      // Nothing kept per match: counted straight into the tally (a heavy attacker has a detection
+      // on most of its lines).
+      this.tallyDirect(d.address.text, d.user ?? '', success, d.count);
+      return null;
+    }
+    const counted: Counted = [d.address.text, d.user ?? '', success, d.count];
     tallyOne(this.tally, counted);
     return counted;
   }
 
+  /**
+   * tallyOne without the tuple, and without a hash lookup when the address (or user) is the one of
+   * the previous detection: its entry is the same object, updated in place.
+   */
+  private tallyDirect(address: string, user: string, success: boolean, n: number): void {
+    const t = this.tally;
+    if (success) t.successes += n;
+    else t.failures += n;
+    if (this.lastAddress === undefined || this.lastAddress.key !== address) this.lastAddress = { key: address, count: entry(t.addresses, address) };
+    if (success) this.lastAddress.count.successes += n;
+    else this.lastAddress.count.failures += n;
+    if (user === '') return;
+    if (this.lastUser === undefined || this.lastUser.key !== user) this.lastUser = { key: user, count: entry(t.users, user) };
+    if (success) this.lastUser.count.successes += n;
+    else this.lastUser.count.failures += n;
+  }
+
   /** warden's own log outside the journal: "2026-03-01T00:00:00.000Z WARN  ban 192.0.2.7 in sshd ...". */
-  private wardenLine(text: string, lineNo: number): void {
+  private wardenLine(text: string, lineNo: number, buf: Buffer, start: number, end: number): void {
     const target = this.target;
     if (target.kind !== 'address' || !mentionsAddress(text, target)) return;
     const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) +\w+ +(.*)$/.exec(text);
@@ -268,7 +316,7 @@ class Collector {
     if (time < this.since) return;
     const ban = parseBanMessage(m ? m[2]! : text, time);
     if (ban && banAbout(ban, target)) this.tally.banEvents.push(ban);
-    this.add(lineNo, time, text);
+    this.add(lineNo, time, text, buf, start, end);
     if (this.job.keyed) {
       this.keys.push(text);
       this.counted.push(null);
@@ -290,13 +338,19 @@ function banAbout(ban: BanEvent, target: SearchTarget): boolean {
 }
 
 export function bump(map: Map<string, Count>, key: string, success: boolean, n: number): void {
+  const c = entry(map, key);
+  if (success) c.successes += n;
+  else c.failures += n;
+}
+
+/** The key's entry, added (at zero) when missing. */
+function entry(map: Map<string, Count>, key: string): Count {
   let c = map.get(key);
   if (!c) {
     c = { failures: 0, successes: 0 };
     map.set(key, c);
   }
-  if (success) c.successes += n;
-  else c.failures += n;
+  return c;
 }
 
 /** A cheap look at the first bytes before the regular expressions of parseBanMessage. */

@@ -73,23 +73,41 @@ export class MatchRenderer {
   }
 }
 
+/** Bit 7 of a byte lane of `v` set when some byte of `v` is zero (exact for the word as a whole). */
+function zeroLane(v: number): number {
+  return (v - 0x01010101) & ~v;
+}
+
 /** Bytes per chunk of rendered output. */
 const CHUNK = 1 << 20;
 /** Room for everything of a match but its name and text: separator, JSON keys, number, time. */
 const FIXED_ROOM = 128;
 
+const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
+const JSON_TIME = ascii(',"time":"');
+const JSON_TEXT_AFTER_TIME = ascii('","text":"');
+const JSON_NO_TIME = ascii(',"time":null,"text":"');
+
 /**
  * Rendered matches, each preceded by RENDER_SEPARATOR, written into UTF-8 chunks as they come (no
  * string per line outlives its line; a worker moves the chunks to the main thread uncopied).
+ * Everything before a match's line number is one prebuilt run of bytes per file, put with
+ * TypedArray.set (a memmove, no view built); a plain line's text is copied from the log's own
+ * bytes while they are checked (addBytes), with no regular expression over the string.
  */
 export class RenderSink {
   private readonly renderer: MatchRenderer;
   private readonly chunks: Buffer[] = [];
   private chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK);
+  /** The chunk, for writing four bytes at a time. */
+  private chunkView: DataView<ArrayBufferLike> = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length);
+  /** addBytes: the last source buffer, and a view of it for reading four bytes at a time. */
+  private src: Uint8Array | undefined;
+  private srcView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private used = 0;
   private file = '';
-  /** Per file, its name as rendered, in bytes (a file's matches come together). */
-  private nameBytes = Buffer.alloc(0);
+  /** Per file (a file's matches come together): the separator, its name as rendered, up to the line number. */
+  private head = Buffer.alloc(0);
   private isoMs = NaN;
   private isoText: string | null = null;
 
@@ -99,49 +117,106 @@ export class RenderSink {
 
   /** Appends one match. */
   add(file: string, line: number, time: number, text: string): void {
-    if (file !== this.file) {
-      this.file = file;
-      this.nameBytes = Buffer.from(this.renderer.name(file), 'utf8');
-    }
-    const json = this.mode === 'json';
-    if ((json ? JSON_NOT_PLAIN : TEXT_NOT_PLAIN).test(text)) {
+    if ((this.mode === 'json' ? JSON_NOT_PLAIN : TEXT_NOT_PLAIN).test(text)) {
       this.putUtf8(`${RENDER_SEPARATOR[this.mode]}${this.renderer.render(file, line, time, text)}`);
       return;
     }
-    this.room(FIXED_ROOM + this.nameBytes.length + text.length);
-    if (json) {
-      this.putAscii(',\n    {"file":');
-      this.putName();
-      this.putAscii(',"line":');
-      this.putInt(line);
+    this.putHead(file, line, time, text.length);
+    this.used += this.chunk.write(text, this.used, 'latin1');
+    if (this.mode === 'json') this.putClose();
+  }
+
+  /**
+   * Appends one match whose text is `text`, decoded from the UTF-8 bytes src[start, end). A line of
+   * printable ASCII (and, in JSON, no quote or backslash) is copied from those bytes as they are
+   * checked, four at a time; at the first word holding another byte what was put is taken back
+   * and the line goes through add().
+   */
+  addBytes(file: string, line: number, time: number, text: string, src: Uint8Array, start: number, end: number): void {
+    const mark = this.putHead(file, line, time, end - start);
+    const json = this.mode === 'json';
+    if (src !== this.src) {
+      this.src = src;
+      this.srcView = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    }
+    const sv = this.srcView;
+    const out = this.chunkView;
+    let u = this.used;
+    let i = start;
+    for (; i + 4 <= end; i += 4, u += 4) {
+      const x = sv.getInt32(i);
+      // Per byte lane, bit 7 ends up set when (for the word as a whole: exactly) some byte is
+      // below 0x20, or above 0x7e, or (JSON) a quote or backslash.
+      let flags = ((x - 0x20202020) & ~x) | (x + 0x01010101) | x;
+      if (json) flags |= zeroLane(x ^ 0x22222222) | zeroLane(x ^ 0x5c5c5c5c);
+      if ((flags & 0x80808080) !== 0) return this.retract(mark, file, line, time, text);
+      out.setInt32(u, x);
+    }
+    const c = this.chunk;
+    for (; i < end; i++) {
+      const b = src[i]!;
+      if (b < 0x20 || b > 0x7e || (json && (b === 0x22 || b === 0x5c))) return this.retract(mark, file, line, time, text);
+      c[u++] = b;
+    }
+    this.used = u;
+    if (json) this.putClose();
+  }
+
+  private retract(mark: number, file: string, line: number, time: number, text: string): void {
+    this.used = mark;
+    this.add(file, line, time, text);
+  }
+
+  /**
+   * Everything of a plain match before its text, with room for `textBytes` more and the end;
+   * returns where the match starts in the current chunk.
+   */
+  private putHead(file: string, line: number, time: number, textBytes: number): number {
+    if (file !== this.file) {
+      this.file = file;
+      const name = this.renderer.name(file);
+      this.head = Buffer.from(this.mode === 'json' ? `${RENDER_SEPARATOR.json}{"file":${name},"line":` : `${RENDER_SEPARATOR.text}${name}:`, 'utf8');
+    }
+    this.room(FIXED_ROOM + this.head.length + textBytes);
+    const mark = this.used;
+    this.chunk.set(this.head, mark);
+    this.used = mark + this.head.length;
+    this.putInt(line);
+    if (this.mode === 'json') {
       if (time !== this.isoMs) {
         this.isoMs = time;
         this.isoText = this.renderer.iso(time);
       }
       const iso = this.isoText;
-      if (iso === null) this.putAscii(',"time":null,"text":"');
+      if (iso === null) this.putBytes(JSON_NO_TIME);
       else {
-        this.putAscii(',"time":"');
+        this.putBytes(JSON_TIME);
         this.putAscii(iso);
-        this.putAscii('","text":"');
+        this.putBytes(JSON_TEXT_AFTER_TIME);
       }
-      this.used += this.chunk.write(text, this.used, 'latin1');
-      this.putAscii('"}');
     } else {
-      this.chunk[this.used++] = 0x0a;
-      this.putName();
       this.chunk[this.used++] = 0x3a; // :
-      this.putInt(line);
-      this.chunk[this.used++] = 0x3a;
       this.chunk[this.used++] = 0x20;
-      this.used += this.chunk.write(text, this.used, 'latin1');
     }
+    return mark;
+  }
+
+  /** '"}' after a JSON match's text. */
+  private putClose(): void {
+    this.chunk[this.used++] = 0x22;
+    this.chunk[this.used++] = 0x7d;
+  }
+
+  private putBytes(b: Buffer): void {
+    this.chunk.set(b, this.used);
+    this.used += b.length;
   }
 
   /** The chunks written (see JobResult.rendered); the sink is empty afterwards. */
   take(): Buffer[] {
     if (this.used > 0) this.chunks.push(this.chunk.subarray(0, this.used));
     this.chunk = Buffer.alloc(0);
+    this.chunkView = new DataView(new ArrayBuffer(0));
     this.used = 0;
     return this.chunks.splice(0);
   }
@@ -151,6 +226,7 @@ export class RenderSink {
     if (this.used + n <= this.chunk.length) return;
     if (this.used > 0) this.chunks.push(this.chunk.subarray(0, this.used));
     this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK, n));
+    this.chunkView = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length);
     this.used = 0;
   }
 
@@ -165,15 +241,6 @@ export class RenderSink {
     const c = this.chunk;
     let u = this.used;
     for (let i = 0; i < s.length; i++) c[u++] = s.charCodeAt(i);
-    this.used = u;
-  }
-
-  /** The file's name (short: a loop beats Buffer.copy, which builds a view per call). */
-  private putName(): void {
-    const c = this.chunk;
-    const name = this.nameBytes;
-    let u = this.used;
-    for (let i = 0; i < name.length; i++) c[u++] = name[i]!;
     this.used = u;
   }
 

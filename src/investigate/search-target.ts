@@ -97,9 +97,11 @@ export function mentionsAddress(text: string, target: Extract<SearchTarget, { ki
       while (q < text.length && q - p <= 3 && text.charCodeAt(q) >= 48 && text.charCodeAt(q) <= 57) q++;
       if (q > p + 1 && q - p <= 4 && !(text.charCodeAt(q) >= 48 && text.charCodeAt(q) <= 57)) p = q;
     }
-    const prefixText = p > e ? text.slice(e, p) : '';
-    if ((s === 0 || !wordChar(text.charCodeAt(s - 1))) && (p >= text.length || !wordChar(text.charCodeAt(p)))
-      && tokenMatches(text.slice(s, e), prefixText, target)) return true;
+    if ((s === 0 || !wordChar(text.charCodeAt(s - 1))) && (p >= text.length || !wordChar(text.charCodeAt(p)))) {
+      // The address exactly as written (a heavy attacker's every line): compared in place, no token cut out.
+      if (p === e && target.single && e - s === target.text.length && text.startsWith(target.text, s)) return true;
+      if (tokenMatches(text.slice(s, e), p > e ? text.slice(e, p) : '', target)) return true;
+    }
     pos = Math.max(e, at + 1);
   }
 }
