@@ -176,6 +176,19 @@ export class LineClock {
     return NaN;
   }
 
+  /**
+   * The exact time of the classic syslog line at buf[start] whose minute timeOf() just read: that
+   * minute plus the line's seconds (the date is not parsed again). NaN for any other date, or when
+   * the seconds are not two digits up to 60 (as DateParser.syslogAt would refuse them).
+   */
+  syslogTimeOf(buf: Buffer, start: number): number {
+    const c0 = buf[start] ?? 0;
+    if (c0 < 65 || c0 > 90 || buf[start + 12] !== 58 || Number.isNaN(this.value)) return NaN;
+    const s1 = (buf[start + 13] ?? 0) - 48, s2 = (buf[start + 14] ?? 0) - 48;
+    if (s1 < 0 || s1 > 6 || s2 < 0 || s2 > 9 || s1 * 10 + s2 > 60) return NaN;
+    return this.value + (s1 * 10 + s2) * 1000;
+  }
+
   private same(buf: Buffer, a: number, n: number, z: number, zn: number): boolean {
     if (this.keyLength !== n + zn) return false;
     const key = this.key;
@@ -189,16 +202,6 @@ export class LineClock {
     if (zn > 0) buf.copy(this.key, n, z, z + zn);
     this.keyLength = n + zn;
   }
-}
-
-/** The seconds of a classic syslog date ("Mmm dd hh:mm:ss") at buf[start], or -1 for another date. */
-function syslogSeconds(buf: Buffer, start: number): number {
-  const c0 = buf[start] ?? 0;
-  if (c0 < 65 || c0 > 90 || buf[start + 12] !== 58) return -1;
-  const s1 = (buf[start + 13] ?? 0) - 48, s2 = (buf[start + 14] ?? 0) - 48;
-  if (s1 < 0 || s1 > 6 || s2 < 0 || s2 > 9) return -1;
-  const s = s1 * 10 + s2;
-  return s <= 60 ? s : -1;
 }
 
 const SSHD_STOP = Buffer.from('Received signal ');
@@ -262,10 +265,9 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
     const line = decoder.line(buf, start, end);
     // The header is known from the bytes when the prefilter found our program in a classic syslog
     // line and each byte is one character (so its offsets hold in the string): skip re-parsing it.
-    const seconds = msg >= 0 && line.length === end - start ? syslogSeconds(buf, start) : -1;
-    const outcome = seconds >= 0 && !Number.isNaN(minute)
-      ? filter.matchLocated(line, msg - start, minute + seconds * 1000)
-      : filter.match(line, now);
+    // (An ISO date or one that does not parse gives NaN: match() decides those.)
+    const time = msg >= 0 && line.length === end - start ? clock.syslogTimeOf(buf, start) : NaN;
+    const outcome = Number.isNaN(time) ? filter.match(line, now) : filter.matchLocated(line, msg - start, time);
     if (outcome !== 'detected') return;
     const d = filter.last!;
     if (d.time < since) return;

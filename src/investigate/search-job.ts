@@ -6,8 +6,8 @@
  */
 import { DateParser } from '../filters/dates.js';
 import type { FilterDefinition } from '../filters/definition.js';
-import { CompiledFilter, type LineOutcome } from '../filters/engine.js';
-import { DateKind, newHeader, parseHeader, type LogHeader } from '../filters/header.js';
+import { CompiledFilter } from '../filters/engine.js';
+import { newHeader, parseHeader } from '../filters/header.js';
 import { parseCidr } from '../util/ip.js';
 import { FilterPrefilter } from './filter-prefilter.js';
 import { LineScanner, readJournal, readLogFile } from './log-lines.js';
@@ -177,9 +177,6 @@ class Collector {
   private readonly fallback = Date.now();
   private readonly since: number;
   private readonly prefilter: FilterPrefilter;
-  private readonly programList: readonly string[];
-  /** The filter reads syslog lines (not a service's own format): runFilter may locate. */
-  private readonly syslogFormat: boolean;
   private readonly sink: RenderSink | undefined;
   /** tallyDirect: the entries of the last address and user counted. */
   private lastAddress: { key: string; count: Count } | undefined;
@@ -194,8 +191,6 @@ class Collector {
     const definition = params.filter;
     this.filter = new CompiledFilter(definition, { mode: 'aggressive', dates });
     this.prefilter = new FilterPrefilter(definition, 'aggressive');
-    this.programList = definition.programs;
-    this.syslogFormat = definition.format.kind === 'syslog';
     this.since = params.since ?? -Infinity;
     this.sink = params.render ? new RenderSink(params.render) : undefined;
   }
@@ -220,8 +215,8 @@ class Collector {
     // The filter also sees the other lines the prefilter let through (kex_exchange_identification
     // marks, which a later "Connection closed by ADDR" of the same process completes); it is
     // spared the lines it certainly ignores (FilterPrefilter).
-    const outcome = parsed && this.isProgram(text, h.programStart, h.programEnd) && this.prefilter.messageMayAct(text, h.messageStart)
-      ? this.runFilter(text, h) : 'other';
+    const outcome = parsed && this.prefilter.messageMayAct(text, h.messageStart)
+      ? this.filter.matchParsed(text, h, this.fallback) : 'other';
     if (!about || time < this.since) return;
     const counted = outcome === 'detected' ? this.count() : null;
     const mStart = parsed ? h.messageStart : 0;
@@ -235,29 +230,6 @@ class Collector {
       this.counted.push(counted);
     }
   };
-
-  /**
-   * The filter on a line whose header parseHeader has read (one of the filter's programs): the
-   * engine is told where the message starts and the line's time (matchLocated) rather than reading
-   * the header and date again. Decided exactly as match(text, fallback): a classic date that does
-   * not parse makes the line 'other', an ISO one that does not parse takes the fallback time. An
-   * RFC 5424 line ("<PRI>1 ...") has no "PROG[PID]: " before its message, which matchLocated
-   * relies on for the pid: it goes through match(), as does a filter of a service's own format.
-   */
-  private runFilter(text: string, h: LogHeader): LineOutcome {
-    if (!this.syslogFormat || text.charCodeAt(0) === 60 /* < */) return this.filter.match(text, this.fallback);
-    if (Number.isNaN(h.time)) {
-      if (h.dateKind === DateKind.Syslog) return 'other';
-      return this.filter.matchLocated(text, h.messageStart, this.fallback);
-    }
-    return this.filter.matchLocated(text, h.messageStart, h.time);
-  }
-
-  /** One of the filter's programs, without cutting the name out of the line. */
-  private isProgram(text: string, start: number, end: number): boolean {
-    for (const p of this.programList) if (p.length === end - start && text.startsWith(p, start)) return true;
-    return false;
-  }
 
   /** One match: `text` is buf[start, end) decoded (the sink copies a plain line's bytes as they are). */
   private add(lineNo: number, time: number, text: string, buf: Buffer, start: number, end: number): void {

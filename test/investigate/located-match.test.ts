@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { DateParser } from '../../src/filters/dates.js';
 import { builtinFilterPath, loadFilter } from '../../src/filters/definition.js';
 import { CompiledFilter } from '../../src/filters/engine.js';
+import { newHeader, parseHeader } from '../../src/filters/header.js';
 import { FilterPrefilter } from '../../src/investigate/filter-prefilter.js';
+import { LineClock } from '../../src/investigate/auth-window.js';
 
 /**
  * The report's scan skips the engine's header parsing when the bytes already told where the
@@ -60,4 +62,54 @@ test('matchLocated decides every located line exactly as match()', () => {
   const at = Buffer.from(closed);
   assert.equal(mixed.matchLocated(closed, prefilter.locate(at, 0, at.length), dates.syslog(closed.slice(0, 15))), 'detected');
   assert.equal(mixed.last?.address.text, '203.0.113.88');
+});
+
+test('matchParsed (a header read by the caller with parseHeader) decides every line exactly as match()', () => {
+  const def = loadFilter('sshd');
+  const now = Date.parse('2026-03-01T12:00:00Z');
+  const dates = new DateParser({ now: () => now, timezone: 'UTC' });
+  const full = new CompiledFilter(def, { mode: 'aggressive', dates });
+  const parsedFilter = new CompiledFilter(def, { mode: 'aggressive', dates });
+  const sample = readFileSync(builtinFilterPath('sshd').replace(/\.yaml$/, '.log'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+  const extra = [
+    '<38>1 2026-03-01T10:00:00Z host sshd 77 - - Failed password for root from 203.0.113.21 port 22 ssh2',
+    '2026-03-01T10:00:01.250+01:00 host sshd[78]: Invalid user bob from 2001:db8::21 port 22',
+    'Foo 99 10:00:02 host sshd[79]: Failed password for root from 203.0.113.22 port 22 ssh2',
+    'Mar  1 10:00:03 host CRON[80]: Failed password for root from 203.0.113.23 port 22 ssh2',
+    'Mar  1 10:00:04 host sshd[81]: error: kex_exchange_identification: Connection closed by remote host',
+    '<38>1 2026-03-01T10:00:05Z host sshd 81 - - Connection closed by 203.0.113.24 port 40000',
+  ];
+  const header = newHeader();
+  let parsed = 0;
+  for (const line of [...sample, ...extra]) {
+    const want = full.match(line, now);
+    const wantLast = full.last;
+    if (!parseHeader(line, dates, header)) {
+      assert.equal(want, 'other', line);
+      continue;
+    }
+    assert.equal(parsedFilter.matchParsed(line, header, now), want, line);
+    if (want === 'detected') assert.deepEqual(parsedFilter.last, wantLast, line);
+    parsed++;
+  }
+  assert.ok(parsed >= sample.length, `only ${parsed} lines had a header`);
+  assert.deepEqual(parsedFilter.counts.detected, full.counts.detected);
+});
+
+test('LineClock.syslogTimeOf gives the classic line’s exact time from the minute it read, NaN otherwise', () => {
+  const now = Date.parse('2026-03-01T12:00:00Z');
+  const dates = new DateParser({ now: () => now, timezone: 'UTC' });
+  const clock = new LineClock(dates);
+  const at = (line: string): number => {
+    const b = Buffer.from(line);
+    clock.timeOf(b, 0, b.length);
+    return clock.syslogTimeOf(b, 0);
+  };
+  for (const line of ['Mar  1 10:00:00 h sshd[1]: x', 'Mar  1 10:00:59 h sshd[1]: x', 'Mar  1 10:00:60 h sshd[1]: x', 'Feb 28 23:59:07 h sshd[1]: x']) {
+    assert.equal(at(line), dates.syslog(line.slice(0, 15)), line);
+  }
+  assert.ok(Number.isNaN(at('Mar  1 10:00:61 h sshd[1]: x')));
+  assert.ok(Number.isNaN(at('Mar  1 10:00:7x h sshd[1]: x')));
+  assert.ok(Number.isNaN(at('Foo 99 10:00:07 h sshd[1]: x')));
+  assert.ok(Number.isNaN(at('2026-03-01T10:00:07Z h sshd[1]: x')));
 });
