@@ -10,9 +10,8 @@
  */
 import { isAscii } from 'node:buffer';
 import type { LineScanner } from './log-lines.js';
+import { copyString, SLICE_MIN } from '../util/strings.js';
 
-/** V8 cuts a string of at least this many characters as a view into its parent (SlicedString). */
-const SLICE_MIN = 13;
 /** Bytes decoded at a time. */
 const WINDOW = 48 * 1024;
 /** Distinct long strings kept as copies; cleared when full (it is only a cache). */
@@ -53,8 +52,7 @@ export class LineDecoder {
     let k = this.kept.get(s);
     if (k === undefined) {
       if (this.kept.size >= KEEP_MAX) this.kept.clear();
-      // Round trip through bytes: a fresh flat string, exact for any text decoded from UTF-8.
-      k = Buffer.from(s, 'utf8').toString('utf8');
+      k = copyString(s);
       this.kept.set(k, k);
     }
     return k;

@@ -1,3 +1,5 @@
+import { copyString } from '../util/strings.js';
+
 /**
  * Failure counting per key (an address, or an IPv6 prefix) over a sliding time window.
  *
@@ -286,12 +288,4 @@ function nextPowerOfTwo(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
   return p;
-}
-
-/**
- * A flat copy of a string. Lines cut from a large read chunk are "sliced strings" in V8 that keep
- * the whole chunk alive; evidence kept for minutes must not pin megabytes.
- */
-export function copyString(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8');
 }

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { RecentMap } from './recent.js';
+import { copyString } from './strings.js';
 
 /**
  * Address handling. Everything that reaches a counter, the database or the kernel goes through
@@ -24,7 +25,7 @@ export interface Address {
  * hash look-up instead of validating and copying again. Bounded (~150 bytes per entry): 100,000
  * distinct attackers cost a parse each, which is what a cache that size would save, and no memory.
  */
-const recent = new RecentMap<string, Address>(4096, copy);
+const recent = new RecentMap<string, Address>(4096, copyString);
 
 /** Returns the canonical form of an IP address, or undefined when `raw` is not one. */
 export function canonicalAddress(raw: string): Address | undefined {
@@ -46,13 +47,10 @@ export function canonicalAddress(raw: string): Address | undefined {
  */
 let last: Address | undefined;
 
-function copy(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
-}
 
 function parseAddress(raw: string): Address | undefined {
   // node's isIPv4 accepts only the canonical dotted quad (no leading zeros, no short forms).
-  if (isIPv4(raw)) return { text: copy(raw), family: 4 };
+  if (isIPv4(raw)) return { text: copyString(raw), family: 4 };
   let s = raw;
   if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
   const zone = s.indexOf('%');
