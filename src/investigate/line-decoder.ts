@@ -10,11 +10,12 @@
  */
 import { isAscii } from 'node:buffer';
 import type { LineScanner } from './log-lines.js';
+import { RecentMap } from '../util/recent.js';
 import { copyString, SLICE_MIN } from '../util/strings.js';
 
 /** Bytes decoded at a time. */
 const WINDOW = 48 * 1024;
-/** Distinct long strings kept as copies; cleared when full (it is only a cache). */
+/** Distinct long strings kept as copies (a bounded cache: see RecentMap). */
 const KEEP_MAX = 4096;
 
 export class LineDecoder {
@@ -24,7 +25,7 @@ export class LineDecoder {
   private from = 0;
   private to = 0;
   private text: string | null = null;
-  private readonly kept = new Map<string, string>();
+  private readonly kept = new RecentMap<string, string>(KEEP_MAX);
 
   constructor(private readonly scanner: LineScanner) {}
 
@@ -51,7 +52,6 @@ export class LineDecoder {
     if (s.length < SLICE_MIN) return s;
     let k = this.kept.get(s);
     if (k === undefined) {
-      if (this.kept.size >= KEEP_MAX) this.kept.clear();
       k = copyString(s);
       this.kept.set(k, k);
     }
