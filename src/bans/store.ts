@@ -33,11 +33,20 @@ export interface BanRecord extends NewBan {
 }
 
 /**
- * Open bans reduced to what the kernel and the hot paths need: target → end (epoch ms, null =
- * permanent). Loaded on start without building a record per ban (100,000 records cost seconds of
- * garbage collection with the shipped 1 MiB young generation); full records are read on demand.
+ * Open bans reduced to what the kernel and the hot paths need, as two lists of targets: loaded on
+ * start without building a record per ban (100,000 records cost seconds of garbage collection
+ * with the shipped 1 MiB young generation); full records are read on demand.
+ *
+ * A target is in at most one of the lists: permanent wins over timed, and of several open timed
+ * bans of one target only the longest is listed. A permanent target may be listed twice (two open
+ * rows; removing such duplicates in SQL costs more than the kernel and the index spend on them).
  */
-export type OpenBanIndex = Map<string, number | null>;
+export interface OpenBanLists {
+  readonly permanent: readonly string[];
+  readonly timed: readonly string[];
+  /** End of each timed ban (epoch ms), parallel to `timed`. */
+  readonly timedUntil: readonly number[];
+}
 
 /** Open bans per jail, for `warden status`. */
 export interface OpenBanCounts {
@@ -183,11 +192,13 @@ export class StateStore implements PositionStore {
         VALUES (@target, @family, @jail, @since, @until, @reason, @evidence, @origin)`),
       // No ORDER BY: sorting 100k rows costs a temporary B-tree; callers sort what they show.
       openBans: this.db.prepare(`SELECT * FROM bans WHERE lifted_at IS NULL AND (until IS NULL OR until > ?)`),
-      // One string per kind instead of one row object per ban (see OpenBanIndex). Targets never
-      // contain ' ' (the daemon only stores canonical addresses and prefixes; openBanIndex checks).
+      // One string per kind instead of one row object per ban (see OpenBanLists). Targets never
+      // contain ' ' (the daemon only stores canonical addresses and prefixes; openBanLists checks).
       openPermanentTargets: this.db.prepare(`SELECT group_concat(target, ' ') FROM bans WHERE lifted_at IS NULL AND until IS NULL`).pluck(),
       openTimedTargets: this.db.prepare(`SELECT group_concat(target, ' '), group_concat(until, ' ') FROM
-        (SELECT target, until FROM bans WHERE lifted_at IS NULL AND until > ?)`).raw(),
+        (SELECT target, MAX(until) AS until FROM bans b WHERE lifted_at IS NULL AND until > ?
+          AND NOT EXISTS (SELECT 1 FROM bans p WHERE p.target = b.target AND p.lifted_at IS NULL AND p.until IS NULL)
+        GROUP BY target)`).raw(),
       openCounts: this.db.prepare(`SELECT jail, COUNT(*) AS n, SUM(until IS NULL) AS permanent FROM bans
         WHERE lifted_at IS NULL AND (until IS NULL OR until > ?) GROUP BY jail`),
       // Permanent bans whose address was last seen (banned or trying again) before a moment.
@@ -195,7 +206,9 @@ export class StateStore implements PositionStore {
         FROM bans b LEFT JOIN offenders o ON o.target = b.target
         WHERE b.lifted_at IS NULL AND b.until IS NULL AND MAX(b.since, COALESCE(o.last_attempt, 0)) <= ?`),
       latestBan: this.db.prepare('SELECT * FROM bans WHERE target = ? ORDER BY since DESC, id DESC LIMIT 1'),
-      openBan: this.db.prepare(`SELECT * FROM bans WHERE target = ? AND lifted_at IS NULL AND (until IS NULL OR until > ?) ORDER BY since DESC LIMIT 1`),
+      // Of several open rows the one in force: permanent first, then the latest end (as openBanLists).
+      openBan: this.db.prepare(`SELECT * FROM bans WHERE target = ? AND lifted_at IS NULL AND (until IS NULL OR until > ?)
+        ORDER BY until IS NULL DESC, until DESC, since DESC LIMIT 1`),
       lift: this.db.prepare(`UPDATE bans SET lifted_at = ?, lifted_by = ? WHERE target = ? AND lifted_at IS NULL AND (until IS NULL OR until > ?)`),
       extend: this.db.prepare('UPDATE bans SET until = ? WHERE id = ?'),
       // Bans lifted by hand do not count: an admin's unban says "this one was innocent".
@@ -246,28 +259,16 @@ export class StateStore implements PositionStore {
   }
 
   /**
-   * Targets of the bans in force at `now` with their end (see OpenBanIndex). Two aggregate
-   * queries: SQLite joins the targets into one string, so 100,000 bans cost one split here.
-   * Should a target appear twice (two open rows), the longer ban wins, as BanManager.ban would.
+   * Targets of the bans in force at `now` (see OpenBanLists). Two aggregate queries: SQLite joins
+   * the targets into one string, so 100,000 bans cost one split here and no object per ban.
    */
-  openBanIndex(now: number): OpenBanIndex {
-    const index: OpenBanIndex = new Map();
+  openBanLists(now: number): OpenBanLists {
     const permanent = this.stmts.openPermanentTargets.get() as string | null;
-    if (permanent) for (const target of permanent.split(' ')) index.set(target, null);
     const [targets, ends] = this.stmts.openTimedTargets.get(now) as [string | null, string | null];
-    if (targets && ends) {
-      const t = targets.split(' ');
-      const u = ends.split(' ');
-      if (t.length !== u.length) throw new Error(`${this.path}: a ban target contains a space; refusing to guess which ban is which`);
-      for (let i = 0; i < t.length; i++) {
-        const target = t[i] as string;
-        const until = Number(u[i]);
-        const known = index.get(target);
-        if (known === null || (known !== undefined && known >= until)) continue;
-        index.set(target, until);
-      }
-    }
-    return index;
+    const timed = targets ? targets.split(' ') : [];
+    const timedUntil = ends ? ends.split(' ').map(Number) : [];
+    if (timed.length !== timedUntil.length) throw new Error(`${this.path}: a ban target contains a space; refusing to guess which ban is which`);
+    return { permanent: permanent ? permanent.split(' ') : [], timed, timedUntil };
   }
 
   /** How many bans are in force, how many of them permanent, and per jail. */

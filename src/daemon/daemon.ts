@@ -1,9 +1,8 @@
 import { hostname } from 'node:os';
 import { loadConfigFile, loadDefaultConfig } from '../config/load.js';
 import type { Config, JailConfig } from '../config/schema.js';
-import { BanManager } from '../bans/manager.js';
-import { StateStore, type BanRecord, type EventRecord } from '../bans/store.js';
-import { createFirewall, type Firewall } from '../firewall/index.js';
+import type { BanManager } from '../bans/manager.js';
+import type { StateStore, BanRecord, EventRecord } from '../bans/store.js';
 import { AllowList, resolveAllowNames } from '../jails/allow.js';
 import { LockoutGuard } from '../jails/guard.js';
 import { Enforcer } from '../bans/enforcer.js';
@@ -19,6 +18,7 @@ import { canonicalAddress, parseCidr, type Address, type Cidr } from '../util/ip
 import { formatDuration, humanDuration } from '../util/duration.js';
 import type { Logger } from '../util/log.js';
 import { createSource, sourceKey } from './sources.js';
+import { startProtection, type Protection } from './protection.js';
 
 /**
  * The daemon: wires sources -> jails -> ban manager -> firewall, and serves the control socket.
@@ -34,6 +34,8 @@ export interface DaemonOptions {
   readonly configPath: string | undefined;
   readonly log: Logger;
   readonly now?: () => number;
+  /** The database, ban manager and kernel restore, when the caller started them early (`warden run`). */
+  readonly protection?: Protection;
 }
 
 interface RunningSource {
@@ -57,6 +59,8 @@ export class Daemon {
   private readonly now: () => number;
   private readonly store: StateStore;
   private readonly bans: BanManager;
+  /** The kernel restore started with the ban manager (see Protection). */
+  private readonly restored: Promise<void>;
   private readonly dates: DateParser;
   private allow: AllowList;
   private readonly jails = new Map<string, Jail>();
@@ -73,32 +77,27 @@ export class Daemon {
   /** Failures from banned targets since the last checkpoint (for `warden review`). */
   private bannedAttempts = new Map<string, { count: number; last: number }>();
 
-  /** Opens the state database and picks the firewall backend; `start()` then begins protecting. */
+  /**
+   * Opens the state database, picks the firewall backend and starts the kernel restore (unless
+   * the caller did: DaemonOptions.protection); `start()` then begins reading the logs.
+   */
   static async create(options: DaemonOptions): Promise<Daemon> {
+    const protection = options.protection ?? await startProtection(options);
     const allowNames = await resolveAllowNames(options.config.allowNames);
-    let firewall: Firewall;
-    try {
-      firewall = await createFirewall(options.config.firewall, (m) => options.log.info(m));
-    } catch (e) {
-      // No usable backend right now (nft missing, no permission): still start, record bans, show
-      // the error in status and keep retrying with nftables, the default, rather than protect nothing
-      // silently or refuse to run.
-      options.log.error(`${(e as Error).message}`);
-      firewall = await createFirewall({ ...options.config.firewall, backend: 'nftables' }, (m) => options.log.info(m));
-    }
-    return new Daemon(options, firewall, allowNames);
+    return new Daemon(options, protection, allowNames);
   }
 
-  private constructor(options: DaemonOptions, firewall: Firewall, allowNames: Map<string, string[]>) {
+  private constructor(options: DaemonOptions, protection: Protection, allowNames: Map<string, string[]>) {
     this.config = options.config;
     this.configPath = options.configPath;
     this.log = options.log;
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
+    this.store = protection.store;
+    this.bans = protection.bans;
+    this.restored = protection.restored;
     this.dates = new DateParser({ timezone: this.config.timezone });
     this.allow = new AllowList(this.config.allow, allowNames);
-    this.store = new StateStore(this.config.stateDir);
-    this.bans = new BanManager({ store: this.store, firewall, log: this.log, batchWindowMs: this.config.batchWindowMs, now: this.now });
     this.guard = new LockoutGuard(this.config.guard, this.store, this.now);
     this.enforcer = new Enforcer(this.config, this.store, this.bans, this.guard, (range) => this.allow.overlapReason(range), this.log, this.now);
     this.compromise = new CompromiseWatch(this.store, {
@@ -112,18 +111,17 @@ export class Daemon {
   }
 
   /**
-   * The open bans are loaded first and their kernel restore starts at once; jails, sources and the
-   * control socket are set up while `nft` works (the socket then answers with state "restoring").
-   * Jails may ban during the restore: the manager queues those batches behind it.
+   * The open bans were loaded and their kernel restore started by create(); jails, sources and
+   * the control socket are set up while `nft` works (the socket then answers with state
+   * "restoring"). Jails may ban during the restore: the manager queues those batches behind it.
    */
   async start(): Promise<void> {
-    const restored = this.bans.start();
-    this.log.info(`warden ${VERSION} starting: config ${this.config.origin}, firewall ${this.bans.firewallHealth().kind}, restoring ${this.bans.count()} open bans`);
+    this.log.info(`warden ${VERSION} starting: config ${this.config.origin}, firewall ${this.bans.firewallHealth().kind}, ${this.bans.isRestoring ? 'restoring' : 'restored'} ${this.bans.count()} open bans`);
     for (const jc of this.config.jails) if (jc.enabled) this.addJail(jc);
     this.startSources();
     await this.sourcesSettled();
     await this.control.listen();
-    await restored;
+    await this.restored;
     this.timers.push(setInterval(() => this.checkpoint(), CHECKPOINT_MS));
     this.timers.push(setInterval(() => this.sweep(), SWEEP_MS));
     // Something else may flush the kernel sets (a firewall reload, an admin): compare and repair

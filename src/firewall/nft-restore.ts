@@ -8,8 +8,17 @@ import { FirewallError, type FirewallElement } from './firewall.js';
  * Why not strings: with the shipped 1 MiB young generation, 100,000 element strings (plus the
  * joined script) cost more in garbage collection than everything else the restore does in node;
  * written straight into a Buffer (outside the V8 heap) an element costs no allocation at all.
- * Every target is checked by canonicalPrefixLength (parseTarget's scanners) before a byte of it is
- * written, so only digits, a-f, '.' and ':' reach the document: nothing needs JSON escaping.
+ *
+ * What is checked: the targets come from the state database, where every write path stores the
+ * canonical spelling (parseTarget, util/ip). A single address is checked against the address
+ * alphabet as its bytes are copied (digits, a-f, '.', ':'; for IPv4 digits and '.'), which keeps
+ * anything else out of the JSON and costs nothing; whether those characters form an address is
+ * left to nft, which refuses the whole transaction otherwise (the ban manager then drops the bad
+ * row, see BanManager.restore). The full parse of every address cost ~60 ms per 100,000 on the
+ * daemon's start-up path. A prefix ("2001:db8:1::/48") is parsed in full: its host bits decide
+ * whether the set's masked match can ever hit it, which nft does not check. Anything outside the
+ * alphabet (upper-case hex, a stray character) goes through parseTarget like every other input:
+ * spelled canonically, or refused before anything runs.
  */
 
 export interface RestoreSet {
@@ -36,12 +45,14 @@ export function restoreElements(
 ): RestoreElements {
   const n = elements.length;
   const prefix = new Uint8Array(n);
-  const sets = new Map<string, RestoreSet>();
+  // Sets by family and prefix length (index family * 256 + length): no name built per element.
+  const setsByKey: Array<RestoreSet | undefined> = [];
+  const sets: RestoreSet[] = [];
   const setOf = new Array<RestoreSet>(n);
   let bytes = 0;
   for (let i = 0; i < n; i++) {
     const e = elements[i] as FirewallElement;
-    const len = canonicalPrefixLength(e.target, e.family);
+    const len = isAddressText(e.target, e.family) ? (e.family === 4 ? 32 : 128) : canonicalPrefixLength(e.target, e.family);
     // Not canonical (or invalid): spell every target canonically, merge duplicates, start again.
     if (len === -1) return restoreElements(canonicalElements(elements), table, setName, maxTimeoutSeconds);
     prefix[i] = len;
@@ -49,15 +60,15 @@ export function restoreElements(
     if (t !== null && !(typeof t === 'number' && Number.isFinite(t) && t > 0)) {
       throw new FirewallError(`ban of ${e.target}: timeout must be a positive number of seconds or null, got ${String(t)}`);
     }
-    const name = setName(e.family, len);
-    let set = sets.get(name);
-    if (!set) sets.set(name, (set = { family: e.family, prefixLength: len, name }));
+    const key = e.family * 256 + len;
+    let set = setsByKey[key];
+    if (!set) sets.push(setsByKey[key] = set = { family: e.family, prefixLength: len, name: setName(e.family, len) });
     setOf[i] = set;
     // address, quotes, comma; a timed element adds {"elem":{"val":…,"timeout":N}}.
     bytes += e.target.length + 3 + (t === null ? 0 : 30 + MAX_DIGITS);
   }
   const head = (set: RestoreSet) => `{"add":{"element":{"family":"inet","table":"${table}","name":"${set.name}","elem":[`;
-  for (const set of sets.values()) bytes += head(set).length + 8;
+  for (const set of sets) bytes += head(set).length + 8;
   const out = Buffer.allocUnsafe(bytes);
   let pos = 0;
   // Byte by byte: Buffer.write per element is a native call each time, slower for strings this short.
@@ -65,7 +76,7 @@ export function restoreElements(
     for (let k = 0; k < length; k++) out[pos++] = s.charCodeAt(k);
   };
   let firstCommand = true;
-  for (const set of sets.values()) {
+  for (const set of sets) {
     if (!firstCommand) ascii(',\n');
     firstCommand = false;
     ascii(head(set));
@@ -91,7 +102,28 @@ export function restoreElements(
     }
     ascii(']}}}');
   }
-  return { sets: [...sets.values()], json: out.subarray(0, pos) };
+  return { sets, json: out.subarray(0, pos) };
+}
+
+/** Longest address text: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255". */
+const MAX_ADDRESS_LENGTH = 45;
+
+/**
+ * Whether a single address is written in the address alphabet of its family: IPv4 digits and
+ * dots; IPv6 lower-case hex digits, ':' (at least one) and '.' (an embedded IPv4 address).
+ */
+function isAddressText(text: string, family: 4 | 6): boolean {
+  const len = text.length;
+  if (len < 2 || len > MAX_ADDRESS_LENGTH) return false;
+  let colons = 0;
+  for (let k = 0; k < len; k++) {
+    const c = text.charCodeAt(k);
+    if ((c >= 48 && c <= 57) || c === 46) continue; // digits, '.'
+    if (family === 4) return false;
+    if (c === 58) colons++;
+    else if (c < 97 || c > 102) return false; // a-f
+  }
+  return family === 4 || colons > 0;
 }
 
 /** A positive integer in decimal, without a string. */

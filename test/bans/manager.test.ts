@@ -7,6 +7,7 @@ import { StateStore } from '../../src/bans/store.js';
 import { BanManager } from '../../src/bans/manager.js';
 import type { Firewall, FirewallBatch, FirewallElement, KernelElement } from '../../src/firewall/firewall.js';
 import { silentLogger } from '../../src/util/log.js';
+import { canonicalTarget } from '../../src/firewall/address.js';
 
 /**
  * The ban manager against a recording firewall: the kernel side is faked here because the
@@ -217,7 +218,41 @@ test('a failed restore is recorded and retried with init + reconcile', async () 
   }
 });
 
-test('the store: open-ban index and counts without records, evidence read on demand, stale permanent bans', () => {
+test('a row that is not an address makes the kernel refuse the restore: it is dropped with an error naming it, the rest restored', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-bans-'));
+  const store = new StateStore(join(dir, 'state'));
+  /** Refuses a whole transaction with an invalid target, as nft does. */
+  class StrictFirewall extends RestoringFirewall {
+    override async restore(elements: readonly FirewallElement[]): Promise<void> {
+      for (const e of elements) canonicalTarget(e.target);
+      await super.restore(elements);
+    }
+    override async apply(batch: FirewallBatch): Promise<void> {
+      for (const e of [...batch.add, ...batch.remove]) canonicalTarget(e.target);
+      await super.apply(batch);
+    }
+  }
+  const fw = new StrictFirewall();
+  const errors: string[] = [];
+  const bans = new BanManager({ store, firewall: fw, log: { ...silentLogger, error: (m: string) => errors.push(m) }, batchWindowMs: 5 });
+  try {
+    store.addBan(ban('192.0.2.91', null));
+    store.addBan(ban('192.0.2.999', null)); // written in the address alphabet, yet no address
+    await bans.start();
+    assert.ok(errors.some((m) => m.includes('"192.0.2.999"') && m.includes('not enforced')), errors.join('\n'));
+    const deadline = Date.now() + 5000;
+    while (!fw.kernel.has('192.0.2.91') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual([...fw.kernel.keys()], ['192.0.2.91']);
+    assert.equal(bans.firewallHealth().lastError, null);
+    assert.equal(bans.isBanned('192.0.2.999'), false);
+  } finally {
+    bans.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the store: open-ban lists and counts without records, evidence read on demand, stale permanent bans', () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-store-'));
   const store = new StateStore(dir);
   try {
@@ -229,7 +264,7 @@ test('the store: open-ban index and counts without records, evidence read on dem
     store.addBan(ban('192.0.2.4', now + 9000, now));
     store.addBan(ban('192.0.2.5', null, now - 86_400_000));
     store.recordOffence('192.0.2.5', now - 2 * 86_400_000, now - 3600_000, 5); // tried again an hour ago
-    assert.deepEqual(store.openBanIndex(now), new Map<string, number | null>([['192.0.2.1', null], ['192.0.2.5', null], ['192.0.2.2', now + 1000], ['192.0.2.4', now + 9000]]));
+    assert.deepEqual(store.openBanLists(now), { permanent: ['192.0.2.1', '192.0.2.5'], timed: ['192.0.2.2', '192.0.2.4'], timedUntil: [now + 1000, now + 9000] });
     const counts = store.openBanCounts(now);
     assert.equal(counts.active, 5);
     assert.equal(counts.permanent, 2);
@@ -241,7 +276,37 @@ test('the store: open-ban index and counts without records, evidence read on dem
     // permanent_expiry: only 192.0.2.1 (banned 10 days ago, never seen since) is stale after 2 days.
     assert.deepEqual(store.stalePermanentBans(now - 2 * 86_400_000).map((b) => b.target), ['192.0.2.1']);
     assert.equal(store.latestBan('192.0.2.3')?.until, now - 1);
-    assert.deepEqual(store.openBanIndex(now + 10_000), new Map([['192.0.2.1', null], ['192.0.2.5', null]]));
+    assert.deepEqual(store.openBanLists(now + 10_000), { permanent: ['192.0.2.1', '192.0.2.5'], timed: [], timedUntil: [] });
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('open-ban lists: a target is in one list only (permanent wins, the longest timed ban), and the manager indexes them so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-store-'));
+  const store = new StateStore(dir);
+  try {
+    const now = Date.now();
+    store.addBan(ban('192.0.2.5', null, now - 1000));
+    store.addBan(ban('192.0.2.5', now + 60_000, now)); // also timed: only the permanent ban counts
+    store.addBan(ban('192.0.2.6', now + 9_000, now));
+    store.addBan(ban('192.0.2.6', now + 90_000, now)); // the longer of two timed bans
+    store.addBan(ban('192.0.2.6', now + 30_000, now));
+    store.addBan(ban('192.0.2.7', null, now - 2000));
+    store.addBan(ban('192.0.2.7', null, now - 1000)); // two open permanent rows: listed twice, harmless
+    const lists = store.openBanLists(now);
+    assert.deepEqual(lists, { permanent: ['192.0.2.5', '192.0.2.7', '192.0.2.7'], timed: ['192.0.2.6'], timedUntil: [now + 90_000] });
+    const fw = new RestoringFirewall();
+    const manager = new BanManager({ store, firewall: fw, log: silentLogger, batchWindowMs: 5, now: () => now });
+    await manager.start();
+    assert.equal(manager.isBanned('192.0.2.5'), true);
+    assert.equal(manager.get('192.0.2.5')?.until, null);
+    const restored = fw.restores[0]!;
+    assert.deepEqual(restored.filter((e) => e.target === '192.0.2.5').map((e) => e.timeoutSeconds), [null], 'never a timeout on a permanent ban');
+    assert.deepEqual(restored.filter((e) => e.target === '192.0.2.6').map((e) => e.timeoutSeconds), [90]);
+    assert.equal(manager.count(), 3);
+    manager.stop();
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -36,5 +36,11 @@ test('restore elements: non-canonical spellings are merged (last timeout wins); 
   const refused = ['192.0.2.1", "10.0.0.1', '192.0.2.1\\"', '2001:db8::1 } ', 'localhost', '192.0.2.5/24', ''];
   for (const target of refused) assert.throws(() => restoreElements([el('192.0.2.9', null), { target, family: 4, timeoutSeconds: null }], 'w', name, MAX), FirewallError, JSON.stringify(target));
   assert.throws(() => restoreElements([{ target: '192.0.2.1', family: 6, timeoutSeconds: null }], 'w', name, MAX), /IPv4 but the element says IPv6/);
+  // Single addresses are checked against the address alphabet only; nft refuses a malformed one
+  // (the whole transaction: see the namespace test and BanManager's handling).
+  assert.deepEqual(parse(restoreElements([el('192.0.2.999', null), el('2001:db8:::1', null)], 'w', name, MAX).json).map((c) => c.add.element.elem), [['192.0.2.999'], ['2001:db8:::1']]);
+  for (const target of ['192.0.2.1a', '2001:db8::g', '2001:db8::1/', '1']) {
+    assert.throws(() => restoreElements([{ target, family: target.includes(':') ? 6 : 4, timeoutSeconds: null }], 'w', name, MAX), FirewallError, target);
+  }
   for (const t of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) assert.throws(() => restoreElements([el('192.0.2.1', t)], 'w', name, MAX), /timeout must be a positive number/);
 });

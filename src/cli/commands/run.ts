@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { loadConfigFile, loadDefaultConfig } from '../../config/load.js';
 import { DEFAULT_CONFIG_PATH } from '../../config/defaults.js';
-import { Daemon } from '../../daemon/daemon.js';
 import { createLogger, type Level } from '../../util/log.js';
 import { parse, type Command } from '../command.js';
 import { UsageError } from '../usage.js';
@@ -38,7 +37,12 @@ Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT stop cleanly (bans
       // should have them (contrib/warden.service and `npm start` pass them).
       log.info(`node runs without ${DAEMON_NODE_FLAGS.join(' ')}: the daemon will hold ~50 MiB more memory (see contrib/warden.service)`);
     }
-    const daemon = await Daemon.create({ config, configPath, log });
+    // The kernel restore first, then the rest of the daemon's modules (filters, jails, sources,
+    // control socket): they load while `nft` puts the open bans back (see daemon/protection.ts).
+    const { startProtection } = await import('../../daemon/protection.js');
+    const protection = await startProtection({ config, log });
+    const { Daemon } = await import('../../daemon/daemon.js');
+    const daemon = await Daemon.create({ config, configPath, log, protection });
     await daemon.start();
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
