@@ -3,7 +3,7 @@
  * generations (oldest first), and the systemd journal when it is in use; plus the helpers to read
  * only what a time window needs, and a progress bar for long scans.
  */
-import { existsSync, openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, openSync, readSync, closeSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { DateParser } from '../filters/dates.js';
@@ -206,14 +206,30 @@ export class Progress {
 }
 
 /**
- * Threads worth using for a scan: the cores not already busy (by the one-minute load average),
- * at least one. Extra threads only pay off on an idle core; on a machine already loaded they add
- * start-up and contention and the scan gets slower.
+ * Threads worth using for a scan: the cores not already busy, at least one. Extra threads only
+ * pay off on an idle core; on a machine already loaded they add start-up and contention and the
+ * scan gets slower.
+ *
+ * Busy means runnable right now: /proc/stat's procs_running, less this thread. Not the load
+ * average: it also counts tasks in uninterruptible sleep (a kernel thread waiting on I/O, a hung
+ * NFS mount), which use no CPU — on some virtual machines that alone keeps it at 1.0 on an idle
+ * system — and it lags a minute behind. Without /proc/stat, the load average it is.
  */
 export function idleCores(): number {
   const cores = availableParallelism();
-  const busy = loadavg()[0] ?? 0;
+  const running = runnableTasks();
+  const busy = running === undefined ? loadavg()[0] ?? 0 : Math.max(0, running - 1);
   return Math.max(1, Math.min(cores, Math.round(cores - busy)));
+}
+
+/** procs_running from /proc/stat (tasks runnable now, the reader included), or undefined. */
+export function runnableTasks(stat = '/proc/stat'): number | undefined {
+  try {
+    const m = /^procs_running (\d+)$/m.exec(readFileSync(stat, 'latin1'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The file starts with gzip's magic bytes (compression is told by content, not by name). */

@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { execFile } from '../../src/util/exec.js';
 import { LineScanner } from '../../src/investigate/log-lines.js';
-import { Progress, selectLogs } from '../../src/investigate/log-sources.js';
+import { idleCores, Progress, runnableTasks, selectLogs } from '../../src/investigate/log-sources.js';
 import { runSearch } from '../../src/investigate/search.js';
 import { mentionsAddress, parseTarget, TargetError, usersIn } from '../../src/investigate/search-target.js';
 import { missing } from '../helpers/require.js';
@@ -114,6 +115,22 @@ test('the line scanner finds needles across chunk boundaries, numbers lines, and
   for (let i = 0; i < data.length; i += 333) s.push(data.subarray(i, i + 333));
   s.end();
   assert.deepEqual(all, lines);
+});
+
+test('idle cores come from the tasks runnable now (/proc/stat), not the load average', () => {
+  const tmp = tempDir();
+  const stat = tmp.path('stat');
+  writeFileSync(stat, 'cpu  1 2 3 4\nctxt 99\nprocs_running 3\nprocs_blocked 1\n');
+  assert.equal(runnableTasks(stat), 3);
+  writeFileSync(stat, 'cpu  1 2 3 4\n');
+  assert.equal(runnableTasks(stat), undefined);
+  assert.equal(runnableTasks(tmp.path('missing')), undefined);
+  // This machine: the reading thread itself is runnable.
+  const here = runnableTasks();
+  assert.ok(here !== undefined && here >= 1, String(here));
+  const idle = idleCores();
+  assert.ok(idle >= 1 && idle <= availableParallelism());
+  tmp.remove();
 });
 
 test('the progress bar is drawn only on a terminal and erased at the end', () => {
