@@ -36,6 +36,8 @@ export interface DaemonOptions {
   readonly now?: () => number;
   /** The database, ban manager and kernel restore, when the caller started them early (`warden run`). */
   readonly protection?: Protection;
+  /** The allow list's host names, resolved (resolveAllowNames), when the caller did it before `protection`. */
+  readonly allowNames?: Map<string, string[]>;
 }
 
 interface RunningSource {
@@ -82,8 +84,9 @@ export class Daemon {
    * the caller did: DaemonOptions.protection); `start()` then begins reading the logs.
    */
   static async create(options: DaemonOptions): Promise<Daemon> {
+    // Names first: one that does not resolve is a configuration error, and then nothing starts.
+    const allowNames = options.allowNames ?? await resolveAllowNames(options.config.allowNames);
     const protection = options.protection ?? await startProtection(options);
-    const allowNames = await resolveAllowNames(options.config.allowNames);
     return new Daemon(options, protection, allowNames);
   }
 

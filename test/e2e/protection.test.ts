@@ -421,6 +421,14 @@ describe('daemon start-up edge cases (no lab, firewall backend none)', { timeout
       assert.equal(existsSync(stateDir), false, `${c.name}: state_dir created`);
       assert.equal(existsSync(socketDir), false, `${c.name}: socket directory created`);
     }
+    // An allow entry that is a host name nobody can resolve: refused before anything starts too.
+    const unresolvable = join(dir, 'bad-allow-name.yaml');
+    writeFileSync(unresolvable, `${[...good.slice(0, 3), 'allow: [no-such-host.invalid]', ...good.slice(3)].join('\n')}\n`);
+    const ra = await warden(['run', '--config', unresolvable], 30_000);
+    assert.equal(ra.code, 2, `unresolvable allow name: exit ${ra.code}; stderr: ${ra.stderr}`);
+    assert.match(ra.stderr, /allow: host name "no-such-host\.invalid" does not resolve/);
+    assert.equal(existsSync(stateDir), false, 'unresolvable allow name: state_dir created');
+    assert.equal(existsSync(socketDir), false, 'unresolvable allow name: socket directory created');
     // The good configuration itself is accepted (so the failures above are due to the edits).
     const okPath = join(dir, 'good.yaml');
     writeFileSync(okPath, `${good.join('\n')}\n`);

@@ -39,10 +39,15 @@ Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT stop cleanly (bans
     }
     // The kernel restore first, then the rest of the daemon's modules (filters, jails, sources,
     // control socket): they load while `nft` puts the open bans back (see daemon/protection.ts).
+    // Host names in allow are resolved before anything starts: one that does not resolve is a
+    // configuration error (exit 2, nothing applied).
+    const allowNames = config.allowNames.length
+      ? await (await import('../../jails/allow.js')).resolveAllowNames(config.allowNames)
+      : new Map<string, string[]>();
     const { startProtection } = await import('../../daemon/protection.js');
     const protection = await startProtection({ config, log });
     const { Daemon } = await import('../../daemon/daemon.js');
-    const daemon = await Daemon.create({ config, configPath, log, protection });
+    const daemon = await Daemon.create({ config, configPath, log, protection, allowNames });
     await daemon.start();
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
