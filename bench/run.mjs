@@ -418,7 +418,19 @@ function machineInfo() {
     sshguard: pkgVersion('sshguard') ?? 'missing',
     grep: tryExec('grep', ['--version'])?.split('\n')[0] ?? '?',
     loadAvgAtStart: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    speedProbes: [],
   };
+}
+
+/**
+ * The machine's speed right now: a fixed single-threaded loop in a fresh node process (ms). This
+ * machine's speed drifts (the same loop has taken 380 to 630 ms within one hour here), so every
+ * case records it beside its figures: compare figures taken at similar probe times.
+ */
+function speedProbe() {
+  const r = spawnSync(process.execPath, ['-e', 'const t=performance.now();let x=0;for(let i=0;i<3e8;i++){x+=i%7}process.stdout.write(String(Math.round(performance.now()-t)+(x<0)))'], { encoding: 'utf8' });
+  const ms = Number.parseInt(r.stdout, 10);
+  return Number.isFinite(ms) ? ms : null;
 }
 
 function writeResults(partial = false) {
@@ -450,7 +462,11 @@ function renderMarkdown(partial) {
   L.push(`- CPU: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB RAM (shared and noisy: compare ratios within this run)`);
   L.push(`- Kernel: ${m.kernel}; OS: ${m.os}`);
   L.push(`- Node ${m.node}; ${m.nft}; fail2ban ${m.fail2ban}; sshguard ${m.sshguard}; ${m.grep}`);
-  L.push(`- Load average at start: ${m.loadAvgAtStart}`, '');
+  L.push(`- Load average at start: ${m.loadAvgAtStart}`);
+  if (m.speedProbes?.length) {
+    L.push(`- Speed probe (a fixed single-threaded node loop, ms; lower = faster machine at that moment; it has ranged 380-630 ms on this kind of machine): ${m.speedProbes.map((p) => `${p.at} ${p.ms ?? '?'}`).join(', ')}`);
+  }
+  L.push('');
   L.push('## Results', '');
   L.push('median/min/max are wall times over the runs (the run count is in the notes); rate = work / median. CPU s = user+sys of the measured process(es), median over runs; peak RSS = max resident set (MiB).', '');
   L.push('| case | tool | median | min | max | rate | CPU s | peak RSS | notes |');
@@ -2025,8 +2041,9 @@ async function main() {
       results.errors.push(`case ${name} skipped: needs root, ip (iproute2) and nft`);
       continue;
     }
+    results.machine.speedProbes.push({ at: `before ${name}`, ms: speedProbe() });
     const t0 = performance.now();
-    log(`=== case ${name}`);
+    log(`=== case ${name} (speed probe ${results.machine.speedProbes.at(-1).ms} ms)`);
     try {
       await fn();
     } catch (e) {
@@ -2037,6 +2054,7 @@ async function main() {
     writeResults(true);
   }
   results.machine.loadAvgAtEnd = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  results.machine.speedProbes.push({ at: 'end', ms: speedProbe() });
   writeResults(false);
   log(`wrote ${path.relative(ROOT, path.join(BENCH, 'results.md'))} and results.json`);
   return results.errors.length ? 1 : 0;
