@@ -1,5 +1,5 @@
 import { canonicalTarget } from '../firewall/address.js';
-import type { Firewall, FirewallElement, KernelElement } from '../firewall/firewall.js';
+import type { Firewall, FirewallElement, KernelElement, OpenBans } from '../firewall/firewall.js';
 import type { Logger } from '../util/log.js';
 import type { BanRecord, NewBan, OpenBanCounts, OpenBanLists, StateStore } from './store.js';
 
@@ -260,11 +260,10 @@ export class BanManager {
   private async restore(open: OpenBanLists, now: number): Promise<void> {
     const started = performance.now();
     if (this.firewall.restore) {
-      const elements = restoreElements(open, now);
-      await this.firewall.restore(elements);
+      await this.firewall.restore(openBans(open, now));
       this.health.lastApplyMs = performance.now() - started;
       this.health.batchesApplied++;
-      this.log.info(`firewall restored: ${elements.length} bans in the kernel (${this.health.lastApplyMs.toFixed(1)} ms)`);
+      this.log.info(`firewall restored: ${this.active.size} bans in the kernel (${this.health.lastApplyMs.toFixed(1)} ms)`);
     } else {
       await this.firewall.init();
       await this.reconcile();
@@ -392,21 +391,19 @@ export class BanManager {
 /** The in-memory index of open bans: target → end (epoch ms; null = permanent). */
 function indexOf(open: OpenBanLists): Map<string, number | null> {
   const index = new Map<string, number | null>();
-  for (const target of open.permanent) index.set(target, null);
+  if (open.permanent !== '') for (const target of open.permanent.split(' ')) index.set(target, null);
   // A timed target is never also permanent, nor listed twice (OpenBanLists).
   for (let i = 0; i < open.timed.length; i++) index.set(open.timed[i] as string, open.timedUntil[i] as number);
   return index;
 }
 
-/** The start-up restore's elements, straight from the lists (no index lookups on the way to nft). */
-function restoreElements(open: OpenBanLists, now: number): FirewallElement[] {
-  const out = new Array<FirewallElement>(open.permanent.length + open.timed.length);
-  let n = 0;
-  for (const target of open.permanent) out[n++] = { target, family: familyOf(target), timeoutSeconds: null };
+/** The start-up restore's input, straight from the lists (no index lookups on the way to nft). */
+function openBans(open: OpenBanLists, now: number): OpenBans {
+  const timed = new Array<FirewallElement>(open.timed.length);
   for (let i = 0; i < open.timed.length; i++) {
-    out[n++] = toElement({ target: open.timed[i] as string, family: familyOf(open.timed[i] as string), until: open.timedUntil[i] as number }, now);
+    timed[i] = toElement({ target: open.timed[i] as string, family: familyOf(open.timed[i] as string), until: open.timedUntil[i] as number }, now);
   }
-  return out;
+  return { permanent: open.permanent, timed };
 }
 
 /** Family of a stored (canonical) target: IPv4-mapped addresses are stored as IPv4. */

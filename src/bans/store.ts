@@ -42,7 +42,8 @@ export interface BanRecord extends NewBan {
  * rows; removing such duplicates in SQL costs more than the kernel and the index spend on them).
  */
 export interface OpenBanLists {
-  readonly permanent: readonly string[];
+  /** Permanent targets separated by single spaces ('' when none): no string per ban (OpenBans). */
+  readonly permanent: string;
   readonly timed: readonly string[];
   /** End of each timed ban (epoch ms), parallel to `timed`. */
   readonly timedUntil: readonly number[];
@@ -260,7 +261,7 @@ export class StateStore implements PositionStore {
 
   /**
    * Targets of the bans in force at `now` (see OpenBanLists). Two aggregate queries: SQLite joins
-   * the targets into one string, so 100,000 bans cost one split here and no object per ban.
+   * the targets into one string, so 100,000 permanent bans cost no object per ban here.
    */
   openBanLists(now: number): OpenBanLists {
     const permanent = this.stmts.openPermanentTargets.get() as string | null;
@@ -268,7 +269,7 @@ export class StateStore implements PositionStore {
     const timed = targets ? targets.split(' ') : [];
     const timedUntil = ends ? ends.split(' ').map(Number) : [];
     if (timed.length !== timedUntil.length) throw new Error(`${this.path}: a ban target contains a space; refusing to guess which ban is which`);
-    return { permanent: permanent ? permanent.split(' ') : [], timed, timedUntil };
+    return { permanent: permanent ?? '', timed, timedUntil };
   }
 
   /** How many bans are in force, how many of them permanent, and per jail. */

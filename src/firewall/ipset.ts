@@ -1,6 +1,6 @@
 import { parseTarget } from './address.js';
 import { prepareBatch } from './batch.js';
-import { FirewallError, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement } from './firewall.js';
+import { FirewallError, openBanElements, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement, type OpenBans } from './firewall.js';
 import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
 
 /**
@@ -94,7 +94,8 @@ export class IpsetFirewall implements Firewall {
     }
   }
 
-  async restore(elements: readonly FirewallElement[]): Promise<void> {
+  async restore(bans: OpenBans): Promise<void> {
+    const elements = openBanElements(bans);
     const prepared = prepareBatch({ add: elements, remove: [] }, IPSET_MAX_TIMEOUT_SECONDS); // validate before anything runs
     await this.init();
     const lines = this.createLines();

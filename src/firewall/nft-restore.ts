@@ -1,5 +1,5 @@
 import { canonicalPrefixLength, parseTarget } from './address.js';
-import { FirewallError, type FirewallElement } from './firewall.js';
+import { FirewallError, type FirewallElement, type OpenBans } from './firewall.js';
 
 /**
  * The element part of the start-up restore transaction: one nft JSON `add element` command per
@@ -8,6 +8,10 @@ import { FirewallError, type FirewallElement } from './firewall.js';
  * Why not strings: with the shipped 1 MiB young generation, 100,000 element strings (plus the
  * joined script) cost more in garbage collection than everything else the restore does in node;
  * written straight into a Buffer (outside the V8 heap) an element costs no allocation at all.
+ *
+ * restoreBans writes the start-up's open bans (OpenBans: the permanent ones as one string);
+ * restoreElements writes any list of elements (the temporary bans, and whatever restoreBans cannot
+ * copy as it is).
  *
  * What is checked: the targets come from the state database, where every write path stores the
  * canonical spelling (parseTarget, util/ip). A single address is checked against the address
@@ -36,6 +40,74 @@ export interface RestoreElements {
 
 /** Longest timeout written (nft's limit is higher; see NFT_MAX_TIMEOUT_SECONDS). */
 const MAX_DIGITS = 16;
+
+/**
+ * The element commands for all open bans. The permanent ones arrive as one string (OpenBans):
+ * each single address in the address alphabet is copied from it as it is checked, into one
+ * command per family, without a string or an object of its own; any other target (a prefix,
+ * another spelling, garbage) goes with the temporary bans through restoreElements. A set may
+ * then get two commands (the permanent part, then the rest): one transaction all the same.
+ */
+export function restoreBans(
+  bans: OpenBans,
+  table: string,
+  setName: (family: 4 | 6, prefixLength: number) => string,
+  maxTimeoutSeconds: number,
+): RestoreElements {
+  const text = bans.permanent;
+  const n = text.length;
+  // Room for every target with its quotes and comma: a target has at least 2 characters.
+  const plain = [Buffer.allocUnsafe(n * 2 + 16), Buffer.allocUnsafe(n * 2 + 16)] as const;
+  const used = [0, 0];
+  const rest: FirewallElement[] = [];
+  let start = 0;
+  while (start < n) {
+    let colons = 0;
+    let letters = 0;
+    let other = false;
+    let k = start;
+    for (; k < n; k++) {
+      const c = text.charCodeAt(k);
+      if (c === 32) break;
+      if ((c >= 48 && c <= 57) || c === 46) continue; // digits, '.'
+      if (c === 58) colons++;
+      else if (c >= 97 && c <= 102) letters++; // a-f
+      else other = true;
+    }
+    const length = k - start;
+    const family: 4 | 6 = colons > 0 ? 6 : 4;
+    if (other || length < 2 || length > MAX_ADDRESS_LENGTH || (family === 4 && letters > 0)) {
+      rest.push({ target: text.slice(start, k), family, timeoutSeconds: null });
+    } else {
+      const i = family === 4 ? 0 : 1;
+      const out = plain[i];
+      let pos = used[i] as number;
+      if (pos > 0) out[pos++] = 44; // ,
+      out[pos++] = 34; // "
+      for (let c = start; c < k; c++) out[pos++] = text.charCodeAt(c);
+      out[pos++] = 34;
+      used[i] = pos;
+    }
+    start = k + 1;
+  }
+  const others = restoreElements([...rest, ...bans.timed], table, setName, maxTimeoutSeconds);
+  const sets: RestoreSet[] = [];
+  const parts: Buffer[] = [];
+  for (const family of [4, 6] as const) {
+    const length = used[family === 4 ? 0 : 1] as number;
+    if (length === 0) continue;
+    const set = { family, prefixLength: family === 4 ? 32 : 128, name: setName(family, family === 4 ? 32 : 128) };
+    sets.push(set);
+    if (parts.length) parts.push(Buffer.from(',\n'));
+    parts.push(Buffer.from(`{"add":{"element":{"family":"inet","table":"${table}","name":"${set.name}","elem":[`), plain[family === 4 ? 0 : 1].subarray(0, length), Buffer.from(']}}}'));
+  }
+  if (others.json.length) {
+    if (parts.length) parts.push(Buffer.from(',\n'));
+    parts.push(others.json);
+  }
+  for (const set of others.sets) if (!sets.some((s) => s.name === set.name)) sets.push(set);
+  return { sets, json: Buffer.concat(parts) };
+}
 
 export function restoreElements(
   elements: readonly FirewallElement[],

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netmask, parseTarget, type ParsedTarget } from './address.js';
 import { chunk, prepareBatch, type PreparedAdd } from './batch.js';
-import { FirewallError, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement } from './firewall.js';
+import { FirewallError, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement, type OpenBans } from './firewall.js';
 import { nftSets, parseNftDocument, parseNftElement } from './nft-json.js';
-import { restoreElements } from './nft-restore.js';
+import { restoreBans } from './nft-restore.js';
 import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
 
 /**
@@ -137,8 +137,8 @@ export class NftablesFirewall implements Firewall {
    * run (a prefix length no ban uses any more, a forward chain no longer wanted) go with it
    * without being listed, and packets see the old table or the new one, never an empty set.
    */
-  async restore(elements: readonly FirewallElement[]): Promise<void> {
-    const written = restoreElements(elements, this.table, (family, prefixLength) => setName({ family, prefixLength }), NFT_MAX_TIMEOUT_SECONDS);
+  async restore(bans: OpenBans): Promise<void> {
+    const written = restoreBans(bans, this.table, (family, prefixLength) => setName({ family, prefixLength }), NFT_MAX_TIMEOUT_SECONDS);
     this.prefixSets.clear();
     for (const set of written.sets) if (isPrefixSet(set)) this.prefixSets.set(set.name, { family: set.family, prefixLength: set.prefixLength });
     const table = { family: 'inet', name: this.table };

@@ -1,5 +1,5 @@
 import { prepareBatch } from './batch.js';
-import type { Firewall, FirewallBatch, FirewallElement, KernelElement } from './firewall.js';
+import { openBanElements, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement, type OpenBans } from './firewall.js';
 
 export type FirewallLog = (msg: string) => void;
 
@@ -52,7 +52,8 @@ export class NoneFirewall implements Firewall {
     if (lines.length > this.detailLimit) this.log(`... and ${lines.length - this.detailLimit} more (${prepared.add.length} bans, ${prepared.remove.length} unbans in this batch)`);
   }
 
-  async restore(elements: readonly FirewallElement[]): Promise<void> {
+  async restore(bans: OpenBans): Promise<void> {
+    const elements = openBanElements(bans);
     await this.init();
     prepareBatch({ add: elements, remove: [] }, Number.MAX_SAFE_INTEGER / 1000); // refuse before dropping anything
     const before = this.entries.size;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateStore } from '../../src/bans/store.js';
 import { BanManager } from '../../src/bans/manager.js';
-import type { Firewall, FirewallBatch, FirewallElement, KernelElement } from '../../src/firewall/firewall.js';
+import { openBanElements, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement, type OpenBans } from '../../src/firewall/firewall.js';
 import { silentLogger } from '../../src/util/log.js';
 import { canonicalTarget } from '../../src/firewall/address.js';
 
@@ -136,8 +136,9 @@ class RestoringFirewall extends RecordingFirewall {
     this.inits++;
     await super.init();
   }
-  async restore(elements: readonly FirewallElement[]): Promise<void> {
-    this.restores.push([...elements]);
+  async restore(bans: OpenBans): Promise<void> {
+    const elements = openBanElements(bans);
+    this.restores.push(elements);
     await this.gate;
     if (this.failing) throw new Error('nft: Operation not permitted');
     this.kernel.clear();
@@ -223,9 +224,9 @@ test('a row that is not an address makes the kernel refuse the restore: it is dr
   const store = new StateStore(join(dir, 'state'));
   /** Refuses a whole transaction with an invalid target, as nft does. */
   class StrictFirewall extends RestoringFirewall {
-    override async restore(elements: readonly FirewallElement[]): Promise<void> {
-      for (const e of elements) canonicalTarget(e.target);
-      await super.restore(elements);
+    override async restore(bans: OpenBans): Promise<void> {
+      for (const e of openBanElements(bans)) canonicalTarget(e.target);
+      await super.restore(bans);
     }
     override async apply(batch: FirewallBatch): Promise<void> {
       for (const e of [...batch.add, ...batch.remove]) canonicalTarget(e.target);
@@ -264,7 +265,7 @@ test('the store: open-ban lists and counts without records, evidence read on dem
     store.addBan(ban('192.0.2.4', now + 9000, now));
     store.addBan(ban('192.0.2.5', null, now - 86_400_000));
     store.recordOffence('192.0.2.5', now - 2 * 86_400_000, now - 3600_000, 5); // tried again an hour ago
-    assert.deepEqual(store.openBanLists(now), { permanent: ['192.0.2.1', '192.0.2.5'], timed: ['192.0.2.2', '192.0.2.4'], timedUntil: [now + 1000, now + 9000] });
+    assert.deepEqual(store.openBanLists(now), { permanent: '192.0.2.1 192.0.2.5', timed: ['192.0.2.2', '192.0.2.4'], timedUntil: [now + 1000, now + 9000] });
     const counts = store.openBanCounts(now);
     assert.equal(counts.active, 5);
     assert.equal(counts.permanent, 2);
@@ -276,7 +277,7 @@ test('the store: open-ban lists and counts without records, evidence read on dem
     // permanent_expiry: only 192.0.2.1 (banned 10 days ago, never seen since) is stale after 2 days.
     assert.deepEqual(store.stalePermanentBans(now - 2 * 86_400_000).map((b) => b.target), ['192.0.2.1']);
     assert.equal(store.latestBan('192.0.2.3')?.until, now - 1);
-    assert.deepEqual(store.openBanLists(now + 10_000), { permanent: ['192.0.2.1', '192.0.2.5'], timed: [], timedUntil: [] });
+    assert.deepEqual(store.openBanLists(now + 10_000), { permanent: '192.0.2.1 192.0.2.5', timed: [], timedUntil: [] });
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -296,7 +297,7 @@ test('open-ban lists: a target is in one list only (permanent wins, the longest 
     store.addBan(ban('192.0.2.7', null, now - 2000));
     store.addBan(ban('192.0.2.7', null, now - 1000)); // two open permanent rows: listed twice, harmless
     const lists = store.openBanLists(now);
-    assert.deepEqual(lists, { permanent: ['192.0.2.5', '192.0.2.7', '192.0.2.7'], timed: ['192.0.2.6'], timedUntil: [now + 90_000] });
+    assert.deepEqual(lists, { permanent: '192.0.2.5 192.0.2.7 192.0.2.7', timed: ['192.0.2.6'], timedUntil: [now + 90_000] });
     const fw = new RestoringFirewall();
     const manager = new BanManager({ store, firewall: fw, log: silentLogger, batchWindowMs: 5, now: () => now });
     await manager.start();

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetnsLab } from '../helpers/netns.js';
 import { missing } from '../helpers/require.js';
+import { asOpenBans } from '../helpers/open-bans.js';
 import { FirewallError, type FirewallElement, type KernelElement } from '../../src/firewall/firewall.js';
 import { IPSET_MAX_TIMEOUT_SECONDS, IpsetFirewall, type IpsetOptions } from '../../src/firewall/ipset.js';
 import type { CommandInfo } from '../../src/firewall/runner.js';
@@ -123,8 +124,8 @@ describe('IpsetFirewall (in network namespaces)', { skip }, () => {
     await fw.init();
     await fw.apply({ add: [v4('192.0.2.50'), v4('192.0.2.51', 600), v6('2001:db8:9::/64'), v4('192.0.2.52', 100)], remove: [] });
     const restarted = new IpsetFirewall({ netns: ns });
-    await assert.rejects(restarted.restore([v4('192.0.2.1 timeout 5')]), FirewallError);
-    await restarted.restore([v4('192.0.2.50', 3600), v4('192.0.2.52'), v6('2001:db8::53', 900), v4('198.51.100.0/24'), v6('2001:DB8:0:0::54')]);
+    await assert.rejects(restarted.restore(asOpenBans([v4('192.0.2.1 timeout 5')])), FirewallError);
+    await restarted.restore(asOpenBans([v4('192.0.2.50', 3600), v4('192.0.2.52'), v6('2001:db8::53', 900), v4('198.51.100.0/24'), v6('2001:DB8:0:0::54')]));
     const listed = byTarget(await restarted.list());
     assert.deepEqual([...listed.keys()].sort(), ['192.0.2.50', '192.0.2.52', '198.51.100.0/24', '2001:db8::53', '2001:db8::54']);
     const a = listed.get('192.0.2.50');
@@ -223,10 +224,10 @@ describe('IpsetFirewall (in network namespaces)', { skip }, () => {
     });
 
     test('after a restore (a swapped-in set) the rule matches the new contents', T, async () => {
-      await fw.restore([v4('198.51.100.7', 600)]);
+      await fw.restore(asOpenBans([v4('198.51.100.7', 600)]));
       assert.equal(await canConnect(lab, client, '198.51.100.1', port), false, 'restored ban drops');
       assert.equal(await canConnect(lab, client, '2001:db8::1', port), true, 'IPv6 not banned');
-      await fw.restore([]);
+      await fw.restore(asOpenBans([]));
       assert.equal(await canConnect(lab, client, '198.51.100.1', port), true, 'an empty restore lifts it');
     });
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FirewallError, type FirewallElement } from '../../src/firewall/firewall.js';
-import { restoreElements } from '../../src/firewall/nft-restore.js';
+import { restoreBans, restoreElements } from '../../src/firewall/nft-restore.js';
 
 /** The restore document's element commands, written byte by byte: parse them back and compare. */
 const name = (family: 4 | 6, len: number) => (len === (family === 4 ? 32 : 128) ? `banned${family}` : `banned${family}_${len}`);
@@ -43,4 +43,30 @@ test('restore elements: non-canonical spellings are merged (last timeout wins); 
     assert.throws(() => restoreElements([{ target, family: target.includes(':') ? 6 : 4, timeoutSeconds: null }], 'w', name, MAX), FirewallError, target);
   }
   for (const t of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) assert.throws(() => restoreElements([el('192.0.2.1', t)], 'w', name, MAX), /timeout must be a positive number/);
+});
+
+test('restore bans: permanent addresses copied from the one string, one command per family; everything else through the element path', () => {
+  const r = restoreBans({
+    permanent: '192.0.2.1 2001:db8::7 198.51.100.0/24 192.0.2.1 2001:DB8::8 ::ffff:192.0.2.9',
+    timed: [el('192.0.2.2', 7), el('2001:db8:1:2::/64', 60)],
+  }, 'warden', name, MAX);
+  const cmds = parse(r.json).map((c) => [c.add.element.name, c.add.element.elem]);
+  // First the plain permanent addresses, one command per family (a repeat is harmless: the kernel keeps one element).
+  assert.deepEqual(cmds.slice(0, 2), [['banned4', ['192.0.2.1', '192.0.2.1']], ['banned6', ['2001:db8::7', '::ffff:192.0.2.9']]]);
+  // Then the rest, through restoreElements: a prefix, an upper-case spelling (canonicalised), the timed bans.
+  const rest = cmds.slice(2).map((c) => JSON.stringify(c)).sort();
+  assert.deepEqual(rest, [
+    ['banned4_24', ['198.51.100.0']],
+    ['banned6', ['2001:db8::8']],
+    ['banned4', [{ elem: { val: '192.0.2.2', timeout: 7 } }]],
+    ['banned6_64', [{ elem: { val: '2001:db8:1:2::', timeout: 60 } }]],
+  ].map((c) => JSON.stringify(c)).sort());
+  assert.equal(cmds.length, 6);
+  assert.deepEqual(r.sets.map((s) => s.name).sort(), ['banned4', 'banned4_24', 'banned6', 'banned6_64']);
+  assert.equal(restoreBans({ permanent: '', timed: [] }, 'w', name, MAX).json.length, 0);
+  assert.deepEqual(parse(restoreBans({ permanent: '2001:db8::1', timed: [] }, 'w', name, MAX).json).map((c) => c.add.element.elem), [['2001:db8::1']]);
+  // Outside the address alphabet: parsed in full, and refused.
+  for (const permanent of ['192.0.2.1 "},{"flush":{"ruleset":null}}', '192.0.2.1  192.0.2.2', '192.0.2.5/24', 'abc.def', '1']) {
+    assert.throws(() => restoreBans({ permanent, timed: [] }, 'w', name, MAX), FirewallError, permanent);
+  }
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetnsLab } from '../helpers/netns.js';
 import { missing } from '../helpers/require.js';
+import { asOpenBans } from '../helpers/open-bans.js';
 import { FirewallError, type FirewallElement, type KernelElement } from '../../src/firewall/firewall.js';
 import { NftablesFirewall, type NftablesOptions } from '../../src/firewall/nftables.js';
 import type { CommandInfo } from '../../src/firewall/runner.js';
@@ -170,7 +171,7 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
     // A new process: it knows nothing of the prefix sets the previous one made.
     const commands: CommandInfo[] = [];
     const restarted = new NftablesFirewall({ netns: ns, timeoutUpdate: 'in-place', onCommand: (c) => commands.push(c) });
-    await restarted.restore([v4('192.0.2.50', 3600), v4('192.0.2.52'), v6('2001:db8::53', 900), v4('198.51.100.0/24'), v6('2001:DB8:0:0::54')]);
+    await restarted.restore(asOpenBans([v4('192.0.2.50', 3600), v4('192.0.2.52'), v6('2001:db8::53', 900), v4('198.51.100.0/24'), v6('2001:DB8:0:0::54')]));
     assert.equal(commands.filter((c) => c.argv.includes('-f')).length, 1, 'one nft transaction');
     assert.ok(!commands.some((c) => c.argv.includes('table') && c.argv.includes('list') && !c.argv.includes('-t')), 'no listing of the elements');
     const listed = byTarget(await restarted.list());
@@ -186,7 +187,7 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
     assert.equal(await nft('list', 'table', 'ip', 'other'), otherBefore);
     // Restore writes its structure as JSON, init/apply as text: both must give the same table.
     for (const hookForward of [false, true]) {
-      await new NftablesFirewall({ netns: ns, hookForward, timeoutUpdate: 'in-place' }).restore([v4('198.51.100.0/24'), v6('2001:db8:9::/64')]);
+      await new NftablesFirewall({ netns: ns, hookForward, timeoutUpdate: 'in-place' }).restore(asOpenBans([v4('198.51.100.0/24'), v6('2001:db8:9::/64')]));
       const viaJson = await nft('-t', 'list', 'table', 'inet', 'warden');
       await new NftablesFirewall({ netns: ns, hookForward, timeoutUpdate: 'in-place' }).init();
       assert.equal(await nft('-t', 'list', 'table', 'inet', 'warden'), viaJson, `hookForward ${hookForward}`);
@@ -195,12 +196,12 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
 
     // Batches after a restore work as before (here: the timeout update mode is probed on demand).
     const later = new NftablesFirewall({ netns: ns });
-    await later.restore([v4('192.0.2.60', 600)]);
+    await later.restore(asOpenBans([v4('192.0.2.60', 600)]));
     await later.apply({ add: [v4('192.0.2.61', 600)], remove: [v4('192.0.2.60')] });
     assert.deepEqual((await later.list()).map((e) => e.target).sort(), ['192.0.2.61']);
     // destroy right after a restore: the probe restore started in the background must not re-create the table.
     const quick = new NftablesFirewall({ netns: ns });
-    await quick.restore([]);
+    await quick.restore(asOpenBans([]));
     await quick.destroy();
     await sleep(200);
     assert.doesNotMatch(await nft('list', 'tables'), /warden/);
@@ -208,11 +209,11 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
 
   test('restore refuses a target outside the address alphabet before anything runs, takes a non-canonical spelling as parseTarget does, and is refused whole by nft for a malformed address', T, async () => {
     const { fw, commands, nft } = await setup({ timeoutUpdate: 'in-place' });
-    await assert.rejects(fw.restore([v4('192.0.2.1'), v4('192.0.2.1 } ; flush ruleset ; add element inet warden banned4 { 192.0.2.2')]), FirewallError);
-    await assert.rejects(fw.restore([v6('192.0.2.1')]), /IPv4 but the element says IPv6/);
-    await assert.rejects(fw.restore([v4('192.0.2.1', 0)]), /timeout must be a positive number/);
+    await assert.rejects(fw.restore(asOpenBans([v4('192.0.2.1'), v4('192.0.2.1 } ; flush ruleset ; add element inet warden banned4 { 192.0.2.2')])), FirewallError);
+    await assert.rejects(fw.restore({ permanent: '', timed: [v6('192.0.2.1', 60)] }), /IPv4 but the element says IPv6/);
+    await assert.rejects(fw.restore(asOpenBans([v4('192.0.2.1', 0)])), /timeout must be a positive number/);
     assert.equal(commands.filter((c) => c.argv.includes('-f')).length, 0);
-    await fw.restore([v6('2001:DB8::7', 60), v6('2001:db8::7', 120), v6('2001:db8:1:2:0:0:0:0/64')]);
+    await fw.restore(asOpenBans([v6('2001:DB8::7', 60), v6('2001:db8::7', 120), v6('2001:db8:1:2:0:0:0:0/64')]));
     const listed = byTarget(await fw.list());
     assert.deepEqual([...listed.keys()].sort(), ['2001:db8:1:2::/64', '2001:db8::7']);
     assert.ok((listed.get('2001:db8::7')?.expiresInSeconds ?? 0) > 60, 'the later spelling wins, as in apply');
@@ -221,8 +222,8 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
     // what it had (the ban manager then drops the row: see its tests).
     const table = async () => (await nft('list', 'table', 'inet', 'warden')).replace(/ expires \S+/g, '');
     const before = await table();
-    await assert.rejects(fw.restore([v4('192.0.2.8'), v4('192.0.2.999')]), FirewallError);
-    await assert.rejects(fw.restore([v6('2001:db8:::1')]), FirewallError);
+    await assert.rejects(fw.restore(asOpenBans([v4('192.0.2.8'), v4('192.0.2.999')])), FirewallError);
+    await assert.rejects(fw.restore(asOpenBans([v6('2001:db8:::1')])), FirewallError);
     assert.equal(await table(), before);
   });
 

@@ -40,13 +40,13 @@ describe('NoneFirewall', () => {
   test('restore replaces everything it held with the given bans', async () => {
     const { fw, logs } = setup();
     await fw.apply({ add: [{ target: '192.0.2.2', family: 4, timeoutSeconds: 100 }, { target: '192.0.2.3', family: 4, timeoutSeconds: null }], remove: [] });
-    await fw.restore([{ target: '192.0.2.3', family: 4, timeoutSeconds: 50 }, { target: '2001:db8::9', family: 6, timeoutSeconds: null }]);
+    await fw.restore({ permanent: '2001:db8::9', timed: [{ target: '192.0.2.3', family: 4, timeoutSeconds: 50 }] });
     assert.deepEqual(await fw.list(), [
-      { target: '192.0.2.3', family: 4, expiresInSeconds: 50 },
       { target: '2001:db8::9', family: 6, expiresInSeconds: null },
+      { target: '192.0.2.3', family: 4, expiresInSeconds: 50 },
     ]);
     assert.ok(logs.some((l) => /dry run/.test(l)));
-    await assert.rejects(fw.restore([{ target: 'not an address', family: 4, timeoutSeconds: null }]), FirewallError);
+    await assert.rejects(fw.restore({ permanent: '192.0.2.9 not-an-address', timed: [] }), FirewallError);
     assert.equal((await fw.list()).length, 2, 'a refused restore drops nothing');
   });
 
