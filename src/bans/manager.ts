@@ -80,7 +80,7 @@ export class BanManager {
    *
    * The order is for start-up time: the kernel work is started first (a backend with restore()
    * writes its input and starts `nft` before its first await, see NftablesFirewall.restore), and
-   * the in-memory index is built while `nft` runs (for 100,000 bans ~60 ms of the ~0.5 s).
+   * the in-memory index is built while `nft` runs (for 100,000 bans 60-150 ms; nft takes 0.4-0.65 s).
    */
   start(): Promise<void> {
     const now = this.now();
