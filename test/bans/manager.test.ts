@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { StateStore } from '../../src/bans/store.js';
 import { BanManager } from '../../src/bans/manager.js';
 import { openBanElements, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement, type OpenBans } from '../../src/firewall/firewall.js';
-import { silentLogger } from '../../src/util/log.js';
+import { silentLogger, type Logger } from '../../src/util/log.js';
+import { until } from '../helpers/wait.js';
 import { canonicalTarget } from '../../src/firewall/address.js';
 
 /**
@@ -36,11 +37,14 @@ class RecordingFirewall implements Firewall {
   async destroy(): Promise<void> { this.kernel.clear(); }
 }
 
-function setup(now = () => Date.now()): { dir: string; store: StateStore; fw: RecordingFirewall; bans: BanManager } {
+/** A fresh state directory and a ban manager over `firewall` (default: a RecordingFirewall). */
+function setup<F extends RecordingFirewall = RecordingFirewall>(
+  options: { now?: () => number; firewall?: F; log?: Logger } = {},
+): { dir: string; store: StateStore; fw: F; bans: BanManager } {
   const dir = mkdtempSync(join(tmpdir(), 'warden-bans-'));
   const store = new StateStore(join(dir, 'state'));
-  const fw = new RecordingFirewall();
-  const bans = new BanManager({ store, firewall: fw, log: silentLogger, batchWindowMs: 5, now });
+  const fw = options.firewall ?? (new RecordingFirewall() as F);
+  const bans = new BanManager({ store, firewall: fw, log: options.log ?? silentLogger, batchWindowMs: 5, ...(options.now ? { now: options.now } : {}) });
   return { dir, store, fw, bans };
 }
 
@@ -97,8 +101,7 @@ test('when the firewall fails, bans stay recorded, the error is visible, and a r
     assert.match(bans.firewallHealth().lastError ?? '', /Operation not permitted/);
     assert.equal(store.openBans(Date.now()).length, 1, 'recorded despite the failure');
     fw.failing = false;
-    const deadline = Date.now() + 5000;
-    while (!fw.kernel.has('192.0.2.20') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await until('192.0.2.20 in the kernel after the retry', () => fw.kernel.has('192.0.2.20'));
     await bans.flush();
     assert.ok(fw.kernel.has('192.0.2.20'), 'the retry put the ban in the kernel');
     assert.equal(bans.firewallHealth().lastError, null);
@@ -147,10 +150,7 @@ class RestoringFirewall extends RecordingFirewall {
 }
 
 test('start with a backend that restores: one call with exactly the open bans; changes made meanwhile follow it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-bans-'));
-  const store = new StateStore(join(dir, 'state'));
-  const fw = new RestoringFirewall();
-  const bans = new BanManager({ store, firewall: fw, log: silentLogger, batchWindowMs: 5 });
+  const { dir, store, fw, bans } = setup({ firewall: new RestoringFirewall() });
   try {
     const now = Date.now();
     store.addBan(ban('192.0.2.80', now + 600_000, now - 1000));
@@ -197,10 +197,7 @@ test('start with a backend that restores: one call with exactly the open bans; c
 });
 
 test('a failed restore is recorded and retried with init + reconcile', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-bans-'));
-  const store = new StateStore(join(dir, 'state'));
-  const fw = new RestoringFirewall();
-  const bans = new BanManager({ store, firewall: fw, log: silentLogger, batchWindowMs: 5 });
+  const { dir, store, fw, bans } = setup({ firewall: new RestoringFirewall() });
   try {
     store.addBan(ban('192.0.2.90', null));
     fw.failing = true;
@@ -208,8 +205,7 @@ test('a failed restore is recorded and retried with init + reconcile', async () 
     assert.equal(bans.isRestoring, false);
     assert.match(bans.firewallHealth().lastError ?? '', /Operation not permitted/);
     fw.failing = false;
-    const deadline = Date.now() + 5000;
-    while (!fw.kernel.has('192.0.2.90') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await until('192.0.2.90 in the kernel after the retry', () => fw.kernel.has('192.0.2.90'));
     assert.ok(fw.kernel.has('192.0.2.90'));
     assert.equal(bans.firewallHealth().lastError, null);
   } finally {
@@ -220,8 +216,6 @@ test('a failed restore is recorded and retried with init + reconcile', async () 
 });
 
 test('a row that is not an address makes the kernel refuse the restore: it is dropped with an error naming it, the rest restored', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-bans-'));
-  const store = new StateStore(join(dir, 'state'));
   /** Refuses a whole transaction with an invalid target, as nft does. */
   class StrictFirewall extends RestoringFirewall {
     override async restore(bans: OpenBans): Promise<void> {
@@ -233,16 +227,14 @@ test('a row that is not an address makes the kernel refuse the restore: it is dr
       await super.apply(batch);
     }
   }
-  const fw = new StrictFirewall();
   const errors: string[] = [];
-  const bans = new BanManager({ store, firewall: fw, log: { ...silentLogger, error: (m: string) => errors.push(m) }, batchWindowMs: 5 });
+  const { dir, store, fw, bans } = setup({ firewall: new StrictFirewall(), log: { ...silentLogger, error: (m: string) => errors.push(m) } });
   try {
     store.addBan(ban('192.0.2.91', null));
     store.addBan(ban('192.0.2.999', null)); // written in the address alphabet, yet no address
     await bans.start();
     assert.ok(errors.some((m) => m.includes('"192.0.2.999"') && m.includes('not enforced')), errors.join('\n'));
-    const deadline = Date.now() + 5000;
-    while (!fw.kernel.has('192.0.2.91') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await until('192.0.2.91 in the kernel after the retry', () => fw.kernel.has('192.0.2.91'));
     assert.deepEqual([...fw.kernel.keys()], ['192.0.2.91']);
     assert.equal(bans.firewallHealth().lastError, null);
     assert.equal(bans.isBanned('192.0.2.999'), false);
@@ -376,7 +368,7 @@ test('a checkpoint appends new evidence lines to the stored ones (newest 3 kept)
 
 test('a clock jump moves a ban by at most the jump, in either direction, and breaks nothing', async () => {
   let now = Date.parse('2026-06-01T12:00:00Z');
-  const { dir, store, fw, bans } = setup(() => now);
+  const { dir, store, fw, bans } = setup({ now: () => now });
   try {
     await bans.start();
     bans.ban(ban('192.0.2.70', now + 600_000, now));
