@@ -62,22 +62,12 @@ export function restoreBans(
   const rest: FirewallElement[] = [];
   let start = 0;
   while (start < n) {
-    let colons = 0;
-    let letters = 0;
-    let other = false;
-    let k = start;
-    for (; k < n; k++) {
-      const c = text.charCodeAt(k);
-      if (c === 32) break;
-      if ((c >= 48 && c <= 57) || c === 46) continue; // digits, '.'
-      if (c === 58) colons++;
-      else if (c >= 97 && c <= 102) letters++; // a-f
-      else other = true;
-    }
-    const length = k - start;
-    const family: 4 | 6 = colons > 0 ? 6 : 4;
-    if (other || length < 2 || length > MAX_ADDRESS_LENGTH || (family === 4 && letters > 0)) {
-      rest.push({ target: text.slice(start, k), family, timeoutSeconds: null });
+    let k = text.indexOf(' ', start);
+    if (k === -1) k = n;
+    const family = addressTextFamily(text, start, k);
+    if (family === 0) {
+      const target = text.slice(start, k);
+      rest.push({ target, family: target.includes(':') ? 6 : 4, timeoutSeconds: null });
     } else {
       const i = family === 4 ? 0 : 1;
       const out = plain[i];
@@ -124,7 +114,7 @@ export function restoreElements(
   let bytes = 0;
   for (let i = 0; i < n; i++) {
     const e = elements[i] as FirewallElement;
-    const len = isAddressText(e.target, e.family) ? (e.family === 4 ? 32 : 128) : canonicalPrefixLength(e.target, e.family);
+    const len = addressTextFamily(e.target, 0, e.target.length) === e.family ? (e.family === 4 ? 32 : 128) : canonicalPrefixLength(e.target, e.family);
     // Not canonical (or invalid): spell every target canonically, merge duplicates, start again.
     if (len === -1) return restoreElements(canonicalElements(elements), table, setName, maxTimeoutSeconds);
     prefix[i] = len;
@@ -181,21 +171,22 @@ export function restoreElements(
 const MAX_ADDRESS_LENGTH = 45;
 
 /**
- * Whether a single address is written in the address alphabet of its family: IPv4 digits and
- * dots; IPv6 lower-case hex digits, ':' (at least one) and '.' (an embedded IPv4 address).
+ * The family of a single address written in the address alphabet, text[start, end): 4 for digits
+ * and dots, 6 for lower-case hex digits, dots and at least one ':'; 0 for anything else (a
+ * prefix, upper-case hex, any other character, a length no address has).
  */
-function isAddressText(text: string, family: 4 | 6): boolean {
-  const len = text.length;
-  if (len < 2 || len > MAX_ADDRESS_LENGTH) return false;
+function addressTextFamily(text: string, start: number, end: number): 0 | 4 | 6 {
+  if (end - start < 2 || end - start > MAX_ADDRESS_LENGTH) return 0;
   let colons = 0;
-  for (let k = 0; k < len; k++) {
+  let letters = 0;
+  for (let k = start; k < end; k++) {
     const c = text.charCodeAt(k);
     if ((c >= 48 && c <= 57) || c === 46) continue; // digits, '.'
-    if (family === 4) return false;
     if (c === 58) colons++;
-    else if (c < 97 || c > 102) return false; // a-f
+    else if (c >= 97 && c <= 102) letters++; // a-f
+    else return 0;
   }
-  return family === 4 || colons > 0;
+  return colons > 0 ? 6 : letters > 0 ? 0 : 4;
 }
 
 /** A positive integer in decimal, without a string. */
