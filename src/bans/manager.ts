@@ -1,5 +1,5 @@
 import { canonicalTarget } from '../firewall/address.js';
-import type { Firewall, FirewallElement, KernelElement, OpenBans } from '../firewall/firewall.js';
+import { targetFamily, type Firewall, type FirewallElement, type KernelElement, type OpenBans } from '../firewall/firewall.js';
 import type { Logger } from '../util/log.js';
 import type { BanRecord, NewBan, OpenBanCounts, OpenBanLists, StateStore } from './store.js';
 
@@ -166,7 +166,7 @@ export class BanManager {
     if (!ban && lifted === 0) return false;
     this.countsCache = undefined;
     this.active.delete(target);
-    const element: FirewallElement = { target, family: ban?.family ?? familyOf(target), timeoutSeconds: null };
+    const element: FirewallElement = { target, family: ban?.family ?? targetFamily(target), timeoutSeconds: null };
     this.pendingAdd.delete(target);
     this.pendingRemove.set(target, element);
     this.scheduleFlush();
@@ -292,7 +292,7 @@ export class BanManager {
   private openElements(now: number): FirewallElement[] {
     const out: FirewallElement[] = [];
     for (const [target, until] of this.active) {
-      if (until === null || until > now) out.push(toElement({ target, family: familyOf(target), until }, now));
+      if (until === null || until > now) out.push(toElement({ target, family: targetFamily(target), until }, now));
     }
     return out;
   }
@@ -401,14 +401,9 @@ function indexOf(open: OpenBanLists): Map<string, number | null> {
 function openBans(open: OpenBanLists, now: number): OpenBans {
   const timed = new Array<FirewallElement>(open.timed.length);
   for (let i = 0; i < open.timed.length; i++) {
-    timed[i] = toElement({ target: open.timed[i] as string, family: familyOf(open.timed[i] as string), until: open.timedUntil[i] as number }, now);
+    timed[i] = toElement({ target: open.timed[i] as string, family: targetFamily(open.timed[i] as string), until: open.timedUntil[i] as number }, now);
   }
   return { permanent: open.permanent, timed };
-}
-
-/** Family of a stored (canonical) target: IPv4-mapped addresses are stored as IPv4. */
-function familyOf(target: string): 4 | 6 {
-  return target.includes(':') ? 6 : 4;
 }
 
 /** A copy of a ban with another end (`evidence` copied by name: see StoredBan). */

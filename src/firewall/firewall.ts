@@ -27,11 +27,19 @@ export interface OpenBans {
   readonly timed: readonly FirewallElement[];
 }
 
+/**
+ * The family of a target in the canonical form warden stores and writes: IPv6 has a ':', IPv4
+ * none (an IPv4-mapped address is stored as IPv4). Anything else is for parseTarget to judge.
+ */
+export function targetFamily(target: string): 4 | 6 {
+  return target.includes(':') ? 6 : 4;
+}
+
 /** OpenBans as one list of elements (backends that write an element at a time). */
 export function openBanElements(bans: OpenBans): FirewallElement[] {
   const out: FirewallElement[] = [];
   if (bans.permanent !== '') {
-    for (const target of bans.permanent.split(' ')) out.push({ target, family: target.includes(':') ? 6 : 4, timeoutSeconds: null });
+    for (const target of bans.permanent.split(' ')) out.push({ target, family: targetFamily(target), timeoutSeconds: null });
   }
   out.push(...bans.timed);
   return out;

@@ -1,5 +1,5 @@
 import { canonicalPrefixLength, parseTarget } from './address.js';
-import { FirewallError, type FirewallElement, type OpenBans } from './firewall.js';
+import { FirewallError, targetFamily, type FirewallElement, type OpenBans } from './firewall.js';
 
 /**
  * The element part of the start-up restore transaction: one nft JSON `add element` command per
@@ -67,7 +67,7 @@ export function restoreBans(
     const family = addressTextFamily(text, start, k);
     if (family === 0) {
       const target = text.slice(start, k);
-      rest.push({ target, family: target.includes(':') ? 6 : 4, timeoutSeconds: null });
+      rest.push({ target, family: targetFamily(target), timeoutSeconds: null });
     } else {
       const i = family === 4 ? 0 : 1;
       const out = plain[i];
