@@ -56,9 +56,9 @@ export function restoreBans(
 ): RestoreElements {
   const text = bans.permanent;
   const n = text.length;
-  // Room for every target with its quotes and comma: a target has at least 2 characters.
-  const plain = [Buffer.allocUnsafe(n * 2 + 16), Buffer.allocUnsafe(n * 2 + 16)] as const;
-  const used = [0, 0];
+  // Per family, its plain addresses' part of one command. Room for every target with its quotes
+  // and comma: a target has at least 2 characters.
+  const plain = ([4, 6] as const).map((family) => ({ family, out: Buffer.allocUnsafe(n * 2 + 16), used: 0 }));
   const rest: FirewallElement[] = [];
   let start = 0;
   while (start < n) {
@@ -69,27 +69,27 @@ export function restoreBans(
       const target = text.slice(start, k);
       rest.push({ target, family: targetFamily(target), timeoutSeconds: null });
     } else {
-      const i = family === 4 ? 0 : 1;
-      const out = plain[i];
-      let pos = used[i] as number;
+      const p = plain[family === 4 ? 0 : 1]!;
+      const out = p.out;
+      let pos = p.used;
       if (pos > 0) out[pos++] = 44; // ,
       out[pos++] = 34; // "
       for (let c = start; c < k; c++) out[pos++] = text.charCodeAt(c);
       out[pos++] = 34;
-      used[i] = pos;
+      p.used = pos;
     }
     start = k + 1;
   }
   const others = restoreElements([...rest, ...bans.timed], table, setName, maxTimeoutSeconds);
   const sets: RestoreSet[] = [];
   const parts: Buffer[] = [];
-  for (const family of [4, 6] as const) {
-    const length = used[family === 4 ? 0 : 1] as number;
-    if (length === 0) continue;
-    const set = { family, prefixLength: family === 4 ? 32 : 128, name: setName(family, family === 4 ? 32 : 128) };
+  for (const { family, out, used } of plain) {
+    if (used === 0) continue;
+    const prefixLength = family === 4 ? 32 : 128;
+    const set = { family, prefixLength, name: setName(family, prefixLength) };
     sets.push(set);
     if (parts.length) parts.push(Buffer.from(',\n'));
-    parts.push(Buffer.from(`{"add":{"element":{"family":"inet","table":"${table}","name":"${set.name}","elem":[`), plain[family === 4 ? 0 : 1].subarray(0, length), Buffer.from(']}}}'));
+    parts.push(Buffer.from(elementCommandHead(table, set.name)), out.subarray(0, used), Buffer.from(COMMAND_TAIL));
   }
   if (others.json.length) {
     if (parts.length) parts.push(Buffer.from(',\n'));
@@ -129,7 +129,7 @@ export function restoreElements(
     // address, quotes, comma; a timed element adds {"elem":{"val":…,"timeout":N}}.
     bytes += e.target.length + 3 + (t === null ? 0 : 30 + MAX_DIGITS);
   }
-  const head = (set: RestoreSet) => `{"add":{"element":{"family":"inet","table":"${table}","name":"${set.name}","elem":[`;
+  const head = (set: RestoreSet) => elementCommandHead(table, set.name);
   for (const set of sets) bytes += head(set).length + 8;
   const out = Buffer.allocUnsafe(bytes);
   let pos = 0;
@@ -162,10 +162,16 @@ export function restoreElements(
         ascii('}}');
       }
     }
-    ascii(']}}}');
+    ascii(COMMAND_TAIL);
   }
   return { sets, json: out.subarray(0, pos) };
 }
+
+/** An `add element` command up to its first element, and after its last. */
+function elementCommandHead(table: string, set: string): string {
+  return `{"add":{"element":{"family":"inet","table":"${table}","name":"${set}","elem":[`;
+}
+const COMMAND_TAIL = ']}}}';
 
 /** Longest address text: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255". */
 const MAX_ADDRESS_LENGTH = 45;
