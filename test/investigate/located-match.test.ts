@@ -8,6 +8,17 @@ import { newHeader, parseHeader } from '../../src/filters/header.js';
 import { FilterPrefilter } from '../../src/investigate/filter-prefilter.js';
 import { LineClock } from '../../src/investigate/auth-window.js';
 
+/** The sshd filter, a clock fixed at 2026-03-01 12:00 UTC, and the filter's annotated sample lines. */
+function sshdFixture() {
+  const now = Date.parse('2026-03-01T12:00:00Z');
+  return {
+    def: loadFilter('sshd'),
+    now,
+    dates: new DateParser({ now: () => now, timezone: 'UTC' }),
+    sample: readFileSync(builtinFilterPath('sshd').replace(/\.yaml$/, '.log'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#')),
+  };
+}
+
 /**
  * The report's scan skips the engine's header parsing when the bytes already told where the
  * message starts and when the line was written (CompiledFilter.matchLocated). It must decide every
@@ -16,13 +27,10 @@ import { LineClock } from '../../src/investigate/auth-window.js';
  * crafted lines, plus lines built here in every framing the prefilter locates.
  */
 test('matchLocated decides every located line exactly as match()', () => {
-  const def = loadFilter('sshd');
-  const now = Date.parse('2026-03-01T12:00:00Z');
-  const dates = new DateParser({ now: () => now, timezone: 'UTC' });
+  const { def, now, dates, sample } = sshdFixture();
   const full = new CompiledFilter(def, { mode: 'aggressive', dates });
   const located = new CompiledFilter(def, { mode: 'aggressive', dates });
   const prefilter = new FilterPrefilter(def, 'aggressive');
-  const sample = readFileSync(builtinFilterPath('sshd').replace(/\.yaml$/, '.log'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
   const extra = [
     'Mar  1 10:00:00 host sshd[7]: Failed password for root from 203.0.113.9 port 22 ssh2',
     'Mar  1 10:00:01 host sshd: Failed password for invalid user x from 2001:db8::5 port 22 ssh2',
@@ -65,12 +73,9 @@ test('matchLocated decides every located line exactly as match()', () => {
 });
 
 test('matchParsed (a header read by the caller with parseHeader) decides every line exactly as match()', () => {
-  const def = loadFilter('sshd');
-  const now = Date.parse('2026-03-01T12:00:00Z');
-  const dates = new DateParser({ now: () => now, timezone: 'UTC' });
+  const { def, now, dates, sample } = sshdFixture();
   const full = new CompiledFilter(def, { mode: 'aggressive', dates });
   const parsedFilter = new CompiledFilter(def, { mode: 'aggressive', dates });
-  const sample = readFileSync(builtinFilterPath('sshd').replace(/\.yaml$/, '.log'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
   const extra = [
     '<38>1 2026-03-01T10:00:00Z host sshd 77 - - Failed password for root from 203.0.113.21 port 22 ssh2',
     '2026-03-01T10:00:01.250+01:00 host sshd[78]: Invalid user bob from 2001:db8::21 port 22',
