@@ -1,16 +1,35 @@
 /**
  * A worker thread of the report's log scan: reads the pieces it is sent (auth-window.ts scanPiece)
- * and posts back what they hold. The window's parameters come as workerData; each message is
- * { index, piece }.
+ * and posts back what they hold. When asked, it gives up the second half of what is left of its
+ * current piece (splitRest), for a thread that ran out of work. The window's parameters come as
+ * workerData (with minSplitBytes).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { scanPiece, type Piece, type WindowParams, type WindowWorkerMessage } from './auth-window.js';
+import type { ReadRange } from './log-lines.js';
+import { MIN_SPLIT_BYTES, scanPiece, splitRest, splittable, type Piece, type WindowParams, type WindowWorkerMessage, type WindowWorkerRequest } from './auth-window.js';
 
-const params = workerData as WindowParams;
+const params = workerData as WindowParams & { minSplitBytes?: number };
 const port = parentPort;
-port?.on('message', (m: { index: number; piece: Piece }) => {
-  scanPiece(m.piece, params).then(
-    (result) => port.postMessage({ type: 'done', index: m.index, result } satisfies WindowWorkerMessage),
-    (e: unknown) => port.postMessage({ type: 'failed', index: m.index, error: e instanceof Error ? e.message : String(e) } satisfies WindowWorkerMessage),
+let current: { piece: Piece; range: ReadRange | undefined } | undefined;
+
+const post = (m: WindowWorkerMessage): void => port?.postMessage(m);
+
+port?.on('message', (m: WindowWorkerRequest) => {
+  if (m.type === 'split') {
+    post({ type: 'split', tail: current?.range ? splitRest(current.piece, current.range, params.minSplitBytes ?? MIN_SPLIT_BYTES) : null });
+    return;
+  }
+  const range = splittable(m.piece) ? { position: m.piece.start, end: m.piece.end } : undefined;
+  current = { piece: m.piece, range };
+  scanPiece(m.piece, params, range).then(
+    (result) => {
+      current = undefined;
+      post({ type: 'done', result });
+    },
+    (e: unknown) => {
+      current = undefined;
+      post({ type: 'failed', error: e instanceof Error ? e.message : String(e) });
+    },
   );
 });
+post({ type: 'ready' });

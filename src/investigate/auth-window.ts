@@ -20,7 +20,7 @@ import { CompiledFilter } from '../filters/engine.js';
 import { FilterPrefilter, NOT_OURS } from './filter-prefilter.js';
 import { GapTracker, mergeGaps, type GapState } from './log-gaps.js';
 import { LineDecoder } from './line-decoder.js';
-import { LineScanner, readJournal, readLogFile } from './log-lines.js';
+import { LineScanner, readJournal, readLogFile, type ReadRange } from './log-lines.js';
 import { idleCores, isGzip, offsetForTime, type LogFile } from './log-sources.js';
 import type { Address } from '../util/ip.js';
 
@@ -81,6 +81,8 @@ export interface WindowScan {
   readonly endedLive: boolean;
   /** Worker threads used besides this one. */
   readonly workers: number;
+  /** Pieces read: one per file (and the journal), plus one per split between threads. */
+  readonly pieces: number;
 }
 
 /** What a piece needs to know; plain data, so it can be handed to a worker thread. */
@@ -104,6 +106,8 @@ export interface WindowOptions extends WindowParams {
    * window holds MIN_PARALLEL_BYTES; 1 reads everything in this thread.
    */
   readonly workers?: 'auto' | number;
+  /** Smallest rest of a piece handed to an idle thread (MIN_SPLIT_BYTES; tests make it small). */
+  readonly minSplitBytes?: number;
 }
 
 /** A consecutive part of one file (or the journal), read as one job. */
@@ -122,6 +126,11 @@ export interface PieceResult {
   readonly attackers: Map<string, AttackerStat>;
   readonly failures: number;
   readonly logins: LoginEvent[];
+  /**
+   * Per login: how many of its typos were failures before this piece (read in warm-up, counted
+   * by the piece before): merging moves them from that piece's failures to its typos.
+   */
+  readonly typosBefore: number[];
   readonly gaps: GapState;
   readonly lines: number;
   readonly bytes: number;
@@ -220,8 +229,12 @@ export function datesFor(params: WindowParams): DateParser {
   return new DateParser({ now: () => params.now, ...(params.timezone !== undefined ? { timezone: params.timezone } : {}) });
 }
 
-/** Reads one piece in this thread. */
-export async function scanPiece(piece: Piece, params: WindowParams): Promise<PieceResult> {
+/**
+ * Reads one piece in this thread. With `range` (a plain file's piece: position = piece.start,
+ * end = piece.end), reading follows the range, whose end another thread may move earlier while
+ * this one reads (see runPieces).
+ */
+export async function scanPiece(piece: Piece, params: WindowParams, range?: ReadRange): Promise<PieceResult> {
   const { since, now } = params;
   const dates = datesFor(params);
   const filter = new CompiledFilter(params.filter, { mode: 'aggressive', dates });
@@ -246,12 +259,33 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
   const earliest = since - 60_000;
   const file = piece.path;
 
-  // Warm-up: the lines just before the piece only set the filter's marks.
+  // Warm-up: the lines just before the piece (another piece counts them) set the filter's marks,
+  // and each address's last failures there, so that a login early in this piece recognises
+  // typos made just before the cut as a single reader would (the earlier piece cannot: it never
+  // sees the login). Indexed like the attackers' recentTimes/recentUsers.
+  const before = new Map<string, { times: number[]; users: string[] }>();
   const warm = (buf: Buffer, start: number, end: number): void => {
     const msg = prefilter.locate(buf, start, end);
     if (msg === NOT_OURS || (msg >= 0 && !prefilter.bytesMayAct(buf, msg, end))) return;
-    filter.match(warmDecoder.line(buf, start, end), now);
+    if (filter.match(warmDecoder.line(buf, start, end), now) !== 'detected') return;
+    const d = filter.last!;
+    if (d.time < since) return;
+    const key = d.address.text;
+    if (d.action === 'success' || d.count !== 1) {
+      before.delete(key);
+      return;
+    }
+    let b = before.get(key);
+    if (!b) before.set(key, (b = { times: [], users: [] }));
+    if (b.times.length === TYPOS_PER_LOGIN) {
+      b.times.shift();
+      b.users.shift();
+    }
+    b.times.push(d.time);
+    b.users.push(warmDecoder.keep(d.user ?? ''));
   };
+  /** Per login (as `logins`): its typos among the failures before this piece (see PieceResult). */
+  const typosBefore: number[] = [];
 
   const count = (buf: Buffer, start: number, end: number): void => {
     const minute = clock.timeOf(buf, start, end);
@@ -277,17 +311,30 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
     if (d.action === 'success') {
       const user = decoder.keep(d.user ?? '');
       const a = attackerOf(d.address);
+      // Up to TYPOS_PER_LOGIN failures of this user just before: typos, not guessing. The last
+      // ones are this piece's, then (when there are fewer) those before the piece.
+      let seen = 0;
+      let recent = true;
       if (a) {
-        // Up to TYPOS_PER_LOGIN failures of this user just before: typos, not guessing.
         let n = 0;
-        for (let i = a.recentTimes.length - 1; i >= 0; i--) {
-          if (d.time - a.recentTimes[i]! > TYPO_MS) break;
-          if (a.recentUsers[i] === user) n++;
+        for (let i = a.recentTimes.length - 1; i >= 0 && recent; i--, seen++) {
+          if (d.time - a.recentTimes[i]! > TYPO_MS) recent = false;
+          else if (a.recentUsers[i] === user) n++;
         }
         a.typos += n;
         a.recentTimes.length = 0;
         a.recentUsers.length = 0;
       }
+      const b = before.size > 0 ? before.get(d.address.text) : undefined;
+      let nBefore = 0;
+      if (b) {
+        for (let i = b.times.length - 1; i >= 0 && recent && seen < TYPOS_PER_LOGIN; i--, seen++) {
+          if (d.time - b.times[i]! > TYPO_MS) recent = false;
+          else if (b.users[i] === user) nBefore++;
+        }
+        before.delete(d.address.text);
+      }
+      typosBefore.push(nBefore);
       logins.push({
         time: d.time, address: d.address.text, user, method: decoder.keep(d.method ?? ''), file,
         otherFailures: a ? a.failures - a.typos : 0, failuresBefore: a ? a.failures : 0,
@@ -316,6 +363,7 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
     } else {
       a.recentTimes.length = 0;
       a.recentUsers.length = 0;
+      if (before.size > 0) before.delete(d.address.text);
     }
     a.failures += d.count;
     if (d.time < a.first) a.first = d.time;
@@ -340,12 +388,12 @@ export async function scanPiece(piece: Piece, params: WindowParams): Promise<Pie
     problem = out.problem;
   } else {
     if (piece.warmup < piece.start) await readLogFile(piece.path, warmScanner, { offset: piece.warmup, end: piece.start });
-    const out = await readLogFile(piece.path, scanner, { offset: piece.start, end: piece.end });
+    const out = await readLogFile(piece.path, scanner, range ? { range } : { offset: piece.start, end: piece.end });
     bytes = out.bytesRead;
     compressed = out.compressed;
     problem = out.problem;
   }
-  return { attackers, failures, logins, gaps: gaps.state, lines: scanner.lines, bytes, compressed, ...(problem ? { problem } : {}) };
+  return { attackers, failures, logins, typosBefore, gaps: gaps.state, lines: scanner.lines, bytes, compressed, ...(problem ? { problem } : {}) };
 }
 
 /** The first line start at or after `at` (within 64 KiB), or -1. */
@@ -366,86 +414,182 @@ function lineStartAfter(path: string, at: number): number {
 }
 
 /**
- * The pieces to read: rotated files older than the window are skipped, plain files entered at
- * the window's start; with `parts` > 1, plain ranges are cut at line starts into about `parts`
- * pieces of equal size overall (compressed files are one piece each).
+ * The pieces to read, one per file: rotated files older than the window are skipped, plain files
+ * entered at the window's start (threads then share them out while reading, see runPieces).
  */
-export function planPieces(files: readonly LogFile[], params: WindowParams, parts: number): { pieces: Piece[]; skipped: LogFile[] } {
+export function planPieces(files: readonly LogFile[], params: WindowParams): { pieces: Piece[]; skipped: LogFile[] } {
   const dates = datesFor(params);
   const skipped: LogFile[] = [];
-  const ranges: Array<{ file: LogFile; start: number; end: number; gz: boolean }> = [];
+  const pieces: Piece[] = [];
   for (const file of files) {
     if (!file.current && file.mtime < params.since) {
       skipped.push(file);
       continue;
     }
     const gz = isGzip(file.path);
-    ranges.push({ file, gz, start: gz ? 0 : offsetForTime(file.path, params.since, dates, file.size), end: gz ? Infinity : file.size });
-  }
-  const plain = ranges.filter((r) => !r.gz).reduce((s, r) => s + (r.end - r.start), 0);
-  const size = Math.max(4 * 1024 * 1024, Math.ceil(plain / Math.max(1, parts)));
-  const pieces: Piece[] = [];
-  for (const r of ranges) {
-    if (r.gz || parts <= 1 || r.end - r.start <= size * 1.25) {
-      pieces.push({ path: r.file.path, kind: 'file', warmup: r.start, start: r.start, end: r.end });
-      continue;
-    }
-    const n = Math.round((r.end - r.start) / size);
-    let start = r.start;
-    for (let k = 1; k <= n; k++) {
-      let end = k === n ? r.end : lineStartAfter(r.file.path, r.start + Math.floor(((r.end - r.start) * k) / n));
-      if (end < 0 || end <= start) end = k === n ? r.end : start;
-      if (end === start) continue;
-      const warmup = start === r.start ? start : Math.max(r.start, lineStartAfter(r.file.path, Math.max(r.start + 1, start - WARMUP_BYTES)));
-      pieces.push({ path: r.file.path, kind: 'file', warmup: warmup < 0 || warmup > start ? start : warmup, start, end });
-      start = end;
-    }
+    const start = gz ? 0 : offsetForTime(file.path, params.since, dates, file.size);
+    pieces.push({ path: file.path, kind: 'file', warmup: start, start, end: gz ? Infinity : file.size });
   }
   return { pieces, skipped };
 }
 
 /** Messages from a window worker. */
 export type WindowWorkerMessage =
-  | { readonly type: 'done'; readonly index: number; readonly result: PieceResult }
-  | { readonly type: 'failed'; readonly index: number; readonly error: string };
+  /** Modules loaded: send a piece. */
+  | { readonly type: 'ready' }
+  | { readonly type: 'done'; readonly result: PieceResult }
+  | { readonly type: 'failed'; readonly error: string }
+  /** The answer to a split request: the part of its piece the worker gave up, or null. */
+  | { readonly type: 'split'; readonly tail: Piece | null };
+
+/** Messages to a window worker. */
+export type WindowWorkerRequest =
+  | { readonly type: 'piece'; readonly piece: Piece }
+  /** Give up the second half of what is left of the current piece (answered with 'split'). */
+  | { readonly type: 'split' };
+
+/** Less than this left to read of a piece is not worth handing to another thread (~30 ms here). */
+export const MIN_SPLIT_BYTES = 4 * 1024 * 1024;
+
+/** A range of a plain file can be cut while it is read; a gzip file or the journal cannot. */
+export function splittable(piece: Piece): boolean {
+  return piece.kind === 'file' && Number.isFinite(piece.end) && !isGzip(piece.path);
+}
 
 /**
- * Reads the pieces with `threads` threads: this one and threads - 1 workers, taking pieces from
- * one queue (so a worker still starting up costs no waiting: this thread is already reading).
+ * Cuts what is left of a piece being read in two at a line start: the reader keeps the first half
+ * (range.end moves to the cut) and the second half is returned as a piece of its own, with the
+ * lines before it as warm-up. Null when less than `minBytes` is left.
  */
-async function runPieces(pieces: readonly Piece[], params: WindowParams, threads: number): Promise<PieceResult[]> {
-  const results: Array<PieceResult | undefined> = new Array(pieces.length);
-  const queue = pieces.map((_, i) => i);
-  const here = async (): Promise<void> => {
-    for (let i = queue.shift(); i !== undefined; i = queue.shift()) results[i] = await scanPiece(pieces[i]!, params);
+export function splitRest(piece: Piece, range: ReadRange, minBytes = MIN_SPLIT_BYTES): Piece | null {
+  if (range.end - range.position < Math.max(2, minBytes)) return null;
+  const cut = lineStartAfter(piece.path, range.position + Math.floor((range.end - range.position) / 2));
+  if (cut <= range.position || cut >= range.end) return null;
+  const tail: Piece = { ...piece, warmup: warmupStart(piece.path, piece.warmup, cut), start: cut, end: range.end };
+  range.end = cut;
+  return tail;
+}
+
+/** Where the warm-up of a piece starting at `start` begins: WARMUP_BYTES before, at a line start, not before `lowest`. */
+function warmupStart(path: string, lowest: number, start: number): number {
+  if (start <= lowest) return start;
+  const at = lineStartAfter(path, Math.max(lowest + 1, start - WARMUP_BYTES));
+  return at < 0 || at > start ? start : Math.max(lowest, at);
+}
+
+/** A piece to read and, once read, what it held. Splitting a piece makes a new job after it. */
+interface Job {
+  piece: Piece;
+  result?: PieceResult;
+}
+
+/** A worker thread and the job it is reading. */
+interface WorkerSlot {
+  readonly worker: Worker;
+  job?: Job;
+  /** Waiting for the answer to a split request. */
+  onSplit?: (tail: Piece | null) => void;
+}
+
+/**
+ * Reads the pieces with `threads` threads: this one and threads - 1 workers. A thread with nothing
+ * to read takes the next piece from the queue; when the queue is empty, it takes the second half
+ * of what another thread still has to read of its piece (a plain file's range, cut at a line
+ * start; see splitRest), as long as that is at least `minSplitBytes`.
+ *
+ * Why on demand rather than planned: a worker is ready only after loading its modules (0.1-0.25 s
+ * here), and while two threads scan, each runs slower than one alone, by an amount that varies
+ * from minute to minute on this machine. Any fixed split left one thread waiting for the other
+ * (1,000,000 lines in two equal halves: hardly faster than one thread); halving whatever is left
+ * whenever a thread runs dry ends them at about the same time.
+ *
+ * Returns the jobs in reading order (a split piece's parts in file order, as merging needs).
+ */
+async function runPieces(pieces: readonly Piece[], params: WindowParams, threads: number, minSplitBytes = MIN_SPLIT_BYTES): Promise<Job[]> {
+  const jobs: Job[] = pieces.map((piece) => ({ piece }));
+  const queue = [...jobs];
+  const slots: WorkerSlot[] = [];
+  /** The job whose piece a tail was cut from (by containment: whoever cut it, whenever the answer came). */
+  const ownerOf = (tail: Piece): Job => {
+    const owner = jobs.find((j) => j.piece.path === tail.path && j.piece.start < tail.start && tail.start < j.piece.end);
+    if (!owner) throw new Error(`window scan: no piece of ${tail.path} holds offset ${tail.start}`);
+    return owner;
   };
-  const url = new URL('./auth-window-worker.js', import.meta.url);
-  const worker = (): Promise<void> => new Promise((resolve, reject) => {
-    if (!queue.length) {
-      resolve();
-      return;
+  /** The piece `tail` was split off `from`'s: a new job right after it; `from` now ends where it starts. */
+  const addTail = (from: Job, tail: Piece): Job => {
+    from.piece = { ...from.piece, end: tail.start };
+    const job: Job = { piece: tail };
+    jobs.splice(jobs.indexOf(from) + 1, 0, job);
+    return job;
+  };
+  // This thread's job while it reads a splittable piece, and the range its reader follows.
+  let mine: { job: Job; range: ReadRange } | undefined;
+
+  /** For this thread, once the queue is empty: half of a busy worker's rest, if one can spare it. */
+  const takeFromWorker = async (): Promise<Job | undefined> => {
+    for (const slot of slots) {
+      const job = slot.job;
+      if (!job || slot.onSplit || !splittable(job.piece)) continue;
+      const tail = await new Promise<Piece | null>((resolve) => {
+        slot.onSplit = resolve;
+        slot.worker.postMessage({ type: 'split' } satisfies WindowWorkerRequest);
+      });
+      if (tail) return addTail(ownerOf(tail), tail);
     }
-    const w = new Worker(url, { workerData: params });
-    let current: number | undefined;
+    return undefined;
+  };
+
+  const here = async (): Promise<void> => {
+    for (let job = queue.shift() ?? await takeFromWorker(); job; job = queue.shift() ?? await takeFromWorker()) {
+      const range = splittable(job.piece) ? { position: job.piece.start, end: job.piece.end } : undefined;
+      mine = range ? { job, range } : undefined;
+      job.result = await scanPiece(job.piece, params, range);
+      mine = undefined;
+    }
+  };
+
+  const url = new URL('./auth-window-worker.js', import.meta.url);
+  const startWorker = (): Promise<void> => new Promise((resolve, reject) => {
+    const slot: WorkerSlot = { worker: new Worker(url, { workerData: { ...params, minSplitBytes } }) };
+    slots.push(slot);
     const feed = (): void => {
-      current = queue.shift();
-      if (current !== undefined) w.postMessage({ index: current, piece: pieces[current] });
-      else void w.terminate().then(() => resolve());
+      let job = queue.shift();
+      if (!job && mine) {
+        const tail = splitRest(mine.job.piece, mine.range, minSplitBytes);
+        if (tail) job = addTail(mine.job, tail);
+      }
+      slot.job = job;
+      if (job) slot.worker.postMessage({ type: 'piece', piece: job.piece } satisfies WindowWorkerRequest);
+      else void slot.worker.terminate();
     };
-    w.on('message', (m: WindowWorkerMessage) => {
-      if (m.type === 'done') results[m.index] = m.result;
-      else results[m.index] = { attackers: new Map(), failures: 0, logins: [], gaps: new GapTracker().state, lines: 0, bytes: 0, compressed: false, problem: `${pieces[m.index]?.path ?? '?'}: ${m.error}` };
+    const answerSplit = (tail: Piece | null): void => {
+      const waiting = slot.onSplit;
+      slot.onSplit = undefined;
+      waiting?.(tail);
+    };
+    slot.worker.on('message', (m: WindowWorkerMessage) => {
+      if (m.type === 'split') return answerSplit(m.tail);
+      if (m.type !== 'ready' && slot.job) {
+        slot.job.result = m.type === 'done' ? m.result : failedPiece(slot.job.piece, m.error);
+      }
       feed();
     });
-    w.on('error', reject);
-    w.on('exit', (code) => {
-      if (current !== undefined && results[current] === undefined) reject(new Error(`window worker exited (${code}) while reading ${pieces[current]?.path ?? '?'}`));
+    slot.worker.on('error', reject);
+    slot.worker.on('exit', (code) => {
+      answerSplit(null);
+      const job = slot.job;
+      slot.job = undefined;
+      if (job && job.result === undefined) reject(new Error(`window worker exited (${code}) while reading ${job.piece.path}`));
+      else resolve();
     });
-    feed();
   });
-  const extra = Math.max(0, Math.min(threads, pieces.length) - 1);
-  await Promise.all([...Array.from({ length: extra }, worker), here()]);
-  return results.map((r) => r!);
+  const extra = Math.max(0, threads - 1);
+  await Promise.all([...Array.from({ length: extra }, startWorker), here()]);
+  return jobs;
+}
+
+function failedPiece(piece: Piece, error: string): PieceResult {
+  return { attackers: new Map(), failures: 0, logins: [], typosBefore: [], gaps: new GapTracker().state, lines: 0, bytes: 0, compressed: false, problem: `${piece.path}: ${error}` };
 }
 
 /** Reads the window's lines from the files (oldest first), then the journal, and merges. */
@@ -455,20 +599,15 @@ export async function scanWindow(options: WindowOptions): Promise<WindowScan> {
     ...(options.timezone !== undefined ? { timezone: options.timezone } : {}),
     ...(options.journalctl !== undefined ? { journalctl: options.journalctl } : {}),
   };
-  const wanted = options.workers === undefined || options.workers === 'auto' ? idleCores() : options.workers;
-  // One piece per thread. Smaller pieces taken from the queue were meant to even out a worker's
-  // late start, but measured slower here (1,000,000 lines, 2 threads: 0.99-1.01 s with three pieces
-  // per thread against 0.76-0.79 s with one, the same minutes; in one thread 0.86-0.93 s).
-  let { pieces, skipped } = planPieces(options.files, params, wanted > 1 ? wanted : 1);
-  const inWindow = pieces.reduce((s, p) => s + (Number.isFinite(p.end) ? p.end - p.start : 0), 0)
-    + options.files.filter((f) => pieces.some((p) => p.path === f.path && !Number.isFinite(p.end))).reduce((s, f) => s + f.size * 8, 0);
-  let threads = wanted > 1 && pieces.length > 1 ? wanted : 1;
-  if ((options.workers === undefined || options.workers === 'auto') && inWindow < MIN_PARALLEL_BYTES) {
-    threads = 1;
-    ({ pieces, skipped } = planPieces(options.files, params, 1));
-  }
-  if (options.journal) pieces = [...pieces, { path: 'journal', kind: 'journal', warmup: 0, start: 0, end: Infinity, args: options.journal }];
-  const results = await runPieces(pieces, params, threads);
+  const { pieces: planned, skipped } = planPieces(options.files, params);
+  const inWindow = planned.reduce((s, p) => s + (Number.isFinite(p.end) ? p.end - p.start : 0), 0)
+    + options.files.filter((f) => planned.some((p) => p.path === f.path && !Number.isFinite(p.end))).reduce((s, f) => s + f.size * 8, 0);
+  const auto = options.workers === undefined || options.workers === 'auto';
+  const threads = auto ? (inWindow < MIN_PARALLEL_BYTES ? 1 : idleCores()) : Math.max(1, options.workers as number);
+  if (options.journal) planned.push({ path: 'journal', kind: 'journal', warmup: 0, start: 0, end: Infinity, args: options.journal });
+  const jobs = await runPieces(planned, params, threads, options.minSplitBytes);
+  const pieces = jobs.map((j) => j.piece);
+  const results = jobs.map((j) => j.result ?? failedPiece(j.piece, 'not read'));
 
   const attackers = new Map<string, AttackerStat>();
   const logins: LoginEvent[] = [];
@@ -476,9 +615,11 @@ export async function scanWindow(options: WindowOptions): Promise<WindowScan> {
   for (const r of results) {
     failures += r.failures;
     // A login's counts so far cover its own piece: add the earlier pieces'.
-    for (const l of r.logins) {
+    for (let i = 0; i < r.logins.length; i++) {
+      const l = r.logins[i]!;
       const before = attackers.get(l.address);
       if (before) {
+        before.typos += r.typosBefore[i] ?? 0;
         l.otherFailures += before.failures - before.typos;
         l.failuresBefore += before.failures;
       }
@@ -513,5 +654,5 @@ export async function scanWindow(options: WindowOptions): Promise<WindowScan> {
   });
   const last = pieces[pieces.length - 1];
   const endedLive = last !== undefined && (last.kind === 'journal' || options.files.some((f) => f.path === last.path && f.current));
-  return { attackers, failures, logins, sources, gaps: mergeGaps(results.map((r) => r.gaps)), endedLive, workers: threads - 1 };
+  return { attackers, failures, logins, sources, gaps: mergeGaps(results.map((r) => r.gaps)), endedLive, workers: threads - 1, pieces: jobs.length };
 }

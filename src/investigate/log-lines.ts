@@ -218,11 +218,25 @@ export interface ReadOutcome {
   readonly problem?: string;
 }
 
+/**
+ * The part of a plain file a reader still has to read, shared with whoever may take some of it
+ * away while it is read (the report's scan hands the second half to an idle thread,
+ * auth-window.ts): `position` is the next byte the reader will request (reads are requested
+ * ahead of scanning, so everything before it is spoken for); `end` may be moved earlier, to a line
+ * start after `position`, between two chunks.
+ */
+export interface ReadRange {
+  position: number;
+  end: number;
+}
+
 export interface ReadOptions {
   /** Start at this byte offset (plain files only; a gzip file is always read from its start). */
   readonly offset?: number;
   /** Stop at this byte offset (plain files only). */
   readonly end?: number;
+  /** Instead of offset and end (plain files only): the range to read, followed as it changes. */
+  readonly range?: ReadRange;
   /** Called with the number of file bytes read since the last call. */
   readonly onBytes?: (n: number) => void;
 }
@@ -253,7 +267,7 @@ export async function readLogFile(path: string, scanner: LineScanner, options: R
   }
   if (!compressed) {
     try {
-      return await readPlain(fh, scanner, options.offset ?? 0, options.end ?? Infinity, options.onBytes);
+      return await readPlain(fh, scanner, options.range ?? { position: options.offset ?? 0, end: options.end ?? Infinity }, options.onBytes);
     } catch (e) {
       scanner.end();
       return { compressed: false, bytesRead: 0, textBytes: 0, problem: `${path}: read error: ${(e as Error).message}; the lines before it were read` };
@@ -265,21 +279,24 @@ export async function readLogFile(path: string, scanner: LineScanner, options: R
   return readGzip(path, scanner, options.onBytes);
 }
 
-async function readPlain(fh: import('node:fs/promises').FileHandle, scanner: LineScanner, offset: number, end: number, onBytes?: (n: number) => void): Promise<ReadOutcome> {
+async function readPlain(fh: import('node:fs/promises').FileHandle, scanner: LineScanner, range: ReadRange, onBytes?: (n: number) => void): Promise<ReadOutcome> {
   // Two buffers: the next read is under way while the current chunk is scanned.
   const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
-  let position = offset;
   let total = 0;
   let which = 0;
-  const next = (buf: Buffer): Promise<{ bytesRead: number }> => (position >= end
-    ? Promise.resolve({ bytesRead: 0 })
-    : fh.read(buf, 0, Math.min(CHUNK, end - position), position));
+  const next = (buf: Buffer): Promise<{ bytesRead: number }> => {
+    // range.end is read at each request: it may have moved since the last one.
+    const at = range.position;
+    if (at >= range.end) return Promise.resolve({ bytesRead: 0 });
+    const length = Math.min(CHUNK, range.end - at);
+    range.position = at + length;
+    return fh.read(buf, 0, length, at);
+  };
   let pending = next(bufs[0] as Buffer);
   for (;;) {
     const { bytesRead } = await pending;
     if (bytesRead === 0) break;
     const buf = bufs[which] as Buffer;
-    position += bytesRead;
     total += bytesRead;
     which ^= 1;
     pending = next(bufs[which] as Buffer);
