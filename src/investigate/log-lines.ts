@@ -237,6 +237,12 @@ export interface ReadOptions {
   readonly end?: number;
   /** Instead of offset and end (plain files only): the range to read, followed as it changes. */
   readonly range?: ReadRange;
+  /**
+   * The file must still be this one (its inode): a reader that opens a log by name after another
+   * reader started on it (a piece of it, see auth-window.ts) must not read a file that log
+   * rotation put in its place. Otherwise nothing is read and the problem says so.
+   */
+  readonly ino?: number;
   /** Called with the number of file bytes read since the last call. */
   readonly onBytes?: (n: number) => void;
 }
@@ -254,6 +260,15 @@ export async function readLogFile(path: string, scanner: LineScanner, options: R
     fh = await open(path, 'r');
   } catch (e) {
     return { compressed: false, bytesRead: 0, textBytes: 0, problem: describeOpenError(path, e) };
+  }
+  if (options.ino !== undefined) {
+    const ino = await fh.stat().then((st) => st.ino, () => undefined);
+    if (ino !== options.ino) {
+      await fh.close();
+      scanner.end();
+      const from = options.range?.position ?? options.offset ?? 0;
+      return { compressed: false, bytesRead: 0, textBytes: 0, problem: `${path}: replaced by another file while it was being read (log rotation?); its part from byte ${from} was not read` };
+    }
   }
   let compressed: boolean;
   try {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { loadFilter } from '../../src/filters/definition.js';
-import { scanWindow, splitRest, type Piece, type WindowScan } from '../../src/investigate/auth-window.js';
+import { planPieces, scanPiece, scanWindow, splitRest, type Piece, type WindowScan } from '../../src/investigate/auth-window.js';
 import type { LogFile } from '../../src/investigate/log-sources.js';
 import { tempDir } from './fixtures.js';
 
@@ -104,6 +104,29 @@ test('a window read by several threads that split the files between them gives w
       assert.ok(many.pieces > 2, `${workers} threads: the files were split between threads (${many.pieces} pieces)`);
       assert.deepEqual(summary(many), summary(one), `${workers} threads`);
     }
+  } finally {
+    tmp.remove();
+  }
+});
+
+test('a piece is read only from the file it was planned on: a log rotated in between is reported, not read', async () => {
+  const tmp = tempDir();
+  try {
+    const path = tmp.path('auth.log');
+    writeDay(path, 2000);
+    const params = { since: START, now: START + 86_400_000, timezone: 'UTC', filter: loadFilter('sshd') };
+    const { pieces } = planPieces([logFile(path, true)], params);
+    assert.equal(pieces.length, 1);
+    const whole = await scanPiece(pieces[0]!, params);
+    assert.equal(whole.problem, undefined);
+    assert.ok(whole.failures > 0);
+    // logrotate (create mode): the file moves to auth.log.1 and a new auth.log takes its name.
+    renameSync(path, tmp.path('auth.log.1'));
+    writeDay(path, 3000);
+    const after = await scanPiece(pieces[0]!, params);
+    assert.match(after.problem ?? '', /auth\.log: replaced by another file while it was being read \(log rotation\?\); its part from byte 0 was not read/);
+    assert.equal(after.failures, 0);
+    assert.equal(after.lines, 0);
   } finally {
     tmp.remove();
   }
