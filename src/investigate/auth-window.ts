@@ -12,7 +12,7 @@
  * re-reads the 256 KiB before it without counting, so that the filter's per-process marks
  * ("kex_exchange_identification" before "Connection closed by ADDR") cross the cut.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { DateParser } from '../filters/dates.js';
 import type { FilterDefinition } from '../filters/definition.js';
@@ -120,7 +120,7 @@ export interface Piece {
   readonly end: number;
   /** journalctl arguments for the journal piece. */
   readonly args?: readonly string[];
-  /** The file's inode when the pieces were planned: a piece is only read from that file. */
+  /** The file's inode when it was selected (LogFile.ino): a piece is only read from that file. */
   readonly ino?: number;
 }
 
@@ -399,14 +399,6 @@ export async function scanPiece(piece: Piece, params: WindowParams, range?: Read
   return { attackers, failures, logins, typosBefore, gaps: gaps.state, lines: scanner.lines, bytes, compressed, ...(problem ? { problem } : {}) };
 }
 
-function inodeOf(path: string): number | undefined {
-  try {
-    return statSync(path).ino;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The first line start at or after `at` (within 64 KiB), or -1. */
 function lineStartAfter(path: string, at: number): number {
   try {
@@ -439,8 +431,7 @@ export function planPieces(files: readonly LogFile[], params: WindowParams): { p
     }
     const gz = isGzip(file.path);
     const start = gz ? 0 : offsetForTime(file.path, params.since, dates, file.size);
-    const ino = inodeOf(file.path);
-    pieces.push({ path: file.path, kind: 'file', warmup: start, start, end: gz ? Infinity : file.size, ...(ino !== undefined ? { ino } : {}) });
+    pieces.push({ path: file.path, kind: 'file', warmup: start, start, end: gz ? Infinity : file.size, ...(file.ino !== undefined ? { ino: file.ino } : {}) });
   }
   return { pieces, skipped };
 }

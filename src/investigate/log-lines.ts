@@ -267,7 +267,7 @@ export async function readLogFile(path: string, scanner: LineScanner, options: R
       await fh.close();
       scanner.end();
       const from = options.range?.position ?? options.offset ?? 0;
-      return { compressed: false, bytesRead: 0, textBytes: 0, problem: `${path}: replaced by another file while it was being read (log rotation?); its part from byte ${from} was not read` };
+      return { compressed: false, bytesRead: 0, textBytes: 0, problem: `${path}: replaced by another file while it was being read (log rotation?); ${from > 0 ? `its part from byte ${from}` : 'it'} was not read` };
     }
   }
   let compressed: boolean;

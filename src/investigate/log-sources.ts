@@ -28,6 +28,11 @@ export interface LogFile {
   readonly current: boolean;
   /** The live file this one belongs to (itself for a live file). */
   readonly base: string;
+  /**
+   * Its inode when it was examined: readers that open it by name later check it is still the same
+   * file (log rotation gives the name to a new one; see ReadOptions.ino).
+   */
+  readonly ino?: number;
 }
 
 export interface LogSelection {
@@ -55,19 +60,19 @@ export function selectLogs(explicit: readonly string[] | undefined, rotated = tr
     if (!live.ok && !generations.length) continue;
     for (const path of generations) {
       const s = stat(path);
-      if (s.ok) files.push({ path, size: s.size, mtime: s.mtime, current: false, base });
+      if (s.ok) files.push({ path, size: s.size, mtime: s.mtime, current: false, base, ino: s.ino });
       else problems.push(`${path}: ${s.why}`);
     }
-    if (live.ok) files.push({ path: base, size: live.size, mtime: live.mtime, current: true, base });
+    if (live.ok) files.push({ path: base, size: live.size, mtime: live.mtime, current: true, base, ino: live.ino });
   }
   return { files, problems };
 }
 
-function stat(path: string): { ok: true; size: number; mtime: number } | { ok: false; why: string } {
+function stat(path: string): { ok: true; size: number; mtime: number; ino: number } | { ok: false; why: string } {
   try {
     const s = statSync(path);
     if (!s.isFile()) return { ok: false, why: 'is not a regular file' };
-    return { ok: true, size: s.size, mtime: s.mtimeMs };
+    return { ok: true, size: s.size, mtime: s.mtimeMs, ino: s.ino };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     return { ok: false, why: err.code === 'ENOENT' ? 'does not exist' : err.code === 'EACCES' ? 'permission denied (run as root?)' : err.message };

@@ -156,6 +156,8 @@ export interface Job {
   readonly args?: readonly string[];
   /** Keep dedup keys (the journal is read besides files). */
   readonly keyed: boolean;
+  /** A file's inode when it was selected (LogFile.ino): only that file is read under its name. */
+  readonly ino?: number;
 }
 
 export const EMPTY_COLUMNS = (): Pick<JobResult, 'lineNos' | 'times' | 'texts' | 'rendered'> => ({ lineNos: new Float64Array(0), times: new Float64Array(0), texts: '', rendered: [] });
@@ -374,7 +376,7 @@ export async function runJob(job: Job, params: SearchParams, onBytes?: (n: numbe
     const out = await readJournal(job.args ?? [], scanner, journalctl !== undefined ? { journalctl } : {});
     report = { path: 'journal', kind: 'journal', compressed: false, bytes: out.bytesRead, lines: scanner.lines, matches: collector.lineNos.length, skipped: false, ...(out.problem ? { problem: out.problem } : {}) };
   } else {
-    const out = await readLogFile(job.name, scanner, onBytes ? { onBytes } : {});
+    const out = await readLogFile(job.name, scanner, { ...(onBytes ? { onBytes } : {}), ...(job.ino !== undefined ? { ino: job.ino } : {}) });
     report = { path: job.name, kind: job.kind, compressed: out.compressed, bytes: out.bytesRead, lines: scanner.lines, matches: collector.lineNos.length, skipped: false, ...(out.problem ? { problem: out.problem } : {}) };
   }
   return {

@@ -34,7 +34,7 @@ export async function runSearch(input: SearchInput, options: SearchOptions): Pro
   const target = parseTarget(options.target);
   const keyed = input.journal !== undefined && input.files.length > 0;
   const fileJobs: Array<{ job: Job; file: LogFile | undefined }> = [
-    ...input.files.map((file) => ({ job: { name: file.path, kind: 'file' as const, keyed }, file })),
+    ...input.files.map((file) => ({ job: { name: file.path, kind: 'file' as const, keyed, ...(file.ino !== undefined ? { ino: file.ino } : {}) }, file })),
     ...(target.kind === 'address' ? input.wardenLogs ?? [] : []).map((path) => ({ job: { name: path, kind: 'warden-log' as const, keyed }, file: undefined })),
   ];
   const results: Array<JobResult | undefined> = new Array(fileJobs.length);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -403,5 +403,22 @@ test('the render sink writes exactly what the string renderer renders, for plain
     });
     // As bytes: a lone surrogate is written as U+FFFD either way.
     assert.deepEqual(Buffer.concat(sink.take()), Buffer.from(expected, 'utf8'), mode);
+  }
+});
+
+test('search reads a log only if it is still the file that was selected: one rotated in between is reported', async () => {
+  const tmp = tempDir();
+  try {
+    const path = tmp.path('auth.log');
+    writeFileSync(path, syslogLine(Date.now() - 60_000, 'Failed password for root from 198.51.100.9 port 1 ssh2') + '\n');
+    const sel = selectLogs([path]);
+    // logrotate (create mode) between the selection and the read: a new file takes the name.
+    renameSync(path, tmp.path('auth.log.1'));
+    writeFileSync(path, syslogLine(Date.now(), 'Failed password for root from 198.51.100.9 port 2 ssh2') + '\n');
+    const result = await runSearch({ files: sel.files }, { target: '198.51.100.9', now: Date.now(), workers: 0 });
+    assert.equal(result.count, 0, 'the new file is not read as the old one');
+    assert.match(result.sources[0]?.problem ?? '', /auth\.log: replaced by another file while it was being read \(log rotation\?\); it was not read/);
+  } finally {
+    tmp.remove();
   }
 });
