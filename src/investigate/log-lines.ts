@@ -290,8 +290,8 @@ export async function readLogFile(path: string, scanner: LineScanner, options: R
       await fh.close();
     }
   }
-  await fh.close();
-  return readGzip(path, scanner, options.onBytes);
+  // The stream reads from the handle already opened (and checked), and closes it.
+  return readGzip(path, fh, scanner, options.onBytes);
 }
 
 async function readPlain(fh: import('node:fs/promises').FileHandle, scanner: LineScanner, range: ReadRange, onBytes?: (n: number) => void): Promise<ReadOutcome> {
@@ -322,9 +322,9 @@ async function readPlain(fh: import('node:fs/promises').FileHandle, scanner: Lin
   return { compressed: false, bytesRead: total, textBytes: total };
 }
 
-async function readGzip(path: string, scanner: LineScanner, onBytes?: (n: number) => void): Promise<ReadOutcome> {
+async function readGzip(path: string, fh: import('node:fs/promises').FileHandle, scanner: LineScanner, onBytes?: (n: number) => void): Promise<ReadOutcome> {
   const gunzip = createGunzip({ chunkSize: CHUNK });
-  const input = createReadStream(path, { highWaterMark: CHUNK });
+  const input = createReadStream(path, { fd: fh, start: 0, highWaterMark: CHUNK });
   let bytesRead = 0;
   let textBytes = 0;
   let readError: Error | undefined;
