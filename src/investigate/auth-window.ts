@@ -7,10 +7,12 @@
  * by bisection at the window's start (offsetForTime), rotated files last written before the
  * window are not opened, and per line only a few bytes are looked at — the date (decoded once
  * per minute of log), the program and the first bytes of the message (FilterPrefilter). Only the
- * lines the filter may act on are decoded and matched. A large window is cut into pieces at line
- * boundaries, read by worker threads (auth-window-worker.ts) and merged in order; a piece first
- * re-reads the 256 KiB before it without counting, so that the filter's per-process marks
- * ("kex_exchange_identification" before "Connection closed by ADDR") cross the cut.
+ * lines the filter may act on are decoded and matched. A large window is shared by worker threads
+ * (auth-window-worker.ts): a thread that runs dry takes half of what another still has to read,
+ * cut at a line start (runPieces), and the parts are merged in order. A part first re-reads the
+ * 256 KiB before it without counting, so that the filter's per-process marks
+ * ("kex_exchange_identification" before "Connection closed by ADDR") and the typo check (a
+ * user's failures just before a login) cross the cut.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
