@@ -6,7 +6,6 @@ import { CommandRunner } from './runner.js';
 
 export { FirewallError } from './firewall.js';
 export type { Firewall, FirewallBatch, FirewallElement, KernelElement, OpenBans } from './firewall.js';
-export { openBanElements } from './firewall.js';
 export { canonicalTarget, parseTarget } from './address.js';
 export { NftablesFirewall } from './nftables.js';
 export { IpsetFirewall } from './ipset.js';

@@ -6,9 +6,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ReadRange } from './log-lines.js';
-import { MIN_SPLIT_BYTES, scanPiece, splitRest, splittable, type Piece, type WindowParams, type WindowWorkerMessage, type WindowWorkerRequest } from './auth-window.js';
+import { rangeToRead, scanPiece, splitRest, type Piece, type WindowWorkerData, type WindowWorkerMessage, type WindowWorkerRequest } from './auth-window.js';
 
-const params = workerData as WindowParams & { minSplitBytes?: number };
+const params = workerData as WindowWorkerData;
 const port = parentPort;
 let current: { piece: Piece; range: ReadRange | undefined } | undefined;
 
@@ -16,10 +16,10 @@ const post = (m: WindowWorkerMessage): void => port?.postMessage(m);
 
 port?.on('message', (m: WindowWorkerRequest) => {
   if (m.type === 'split') {
-    post({ type: 'split', tail: current?.range ? splitRest(current.piece, current.range, params.minSplitBytes ?? MIN_SPLIT_BYTES) : null });
+    post({ type: 'split', tail: current?.range ? splitRest(current.piece, current.range, params.minSplitBytes) : null });
     return;
   }
-  const range = splittable(m.piece) ? { position: m.piece.start, end: m.piece.end } : undefined;
+  const range = rangeToRead(m.piece);
   current = { piece: m.piece, range };
   scanPiece(m.piece, params, range).then(
     (result) => {

@@ -116,7 +116,10 @@ export interface WindowOptions extends WindowParams {
 export interface Piece {
   readonly path: string;
   readonly kind: 'file' | 'journal';
-  /** Byte offsets at line starts: warm-up from `warmup`, count from `start` to `end`. */
+  /**
+   * Byte offsets at line starts: warm-up from `warmup`, count from `start` to `end` (Infinity for
+   * a gzip file, read whole, and for the journal).
+   */
   readonly warmup: number;
   readonly start: number;
   readonly end: number;
@@ -447,6 +450,9 @@ export type WindowWorkerMessage =
   /** The answer to a split request: the part of its piece the worker gave up, or null. */
   | { readonly type: 'split'; readonly tail: Piece | null };
 
+/** What a window worker is started with. */
+export type WindowWorkerData = WindowParams & { readonly minSplitBytes: number };
+
 /** Messages to a window worker. */
 export type WindowWorkerRequest =
   | { readonly type: 'piece'; readonly piece: Piece }
@@ -456,9 +462,17 @@ export type WindowWorkerRequest =
 /** Less than this left to read of a piece is not worth handing to another thread (~30 ms here). */
 export const MIN_SPLIT_BYTES = 4 * 1024 * 1024;
 
-/** A range of a plain file can be cut while it is read; a gzip file or the journal cannot. */
+/**
+ * A range of a plain file can be cut while it is read; a gzip file or the journal cannot (their
+ * pieces have no end: planPieces).
+ */
 export function splittable(piece: Piece): boolean {
-  return piece.kind === 'file' && Number.isFinite(piece.end) && !isGzip(piece.path);
+  return piece.kind === 'file' && Number.isFinite(piece.end);
+}
+
+/** The range a reader of `piece` follows when another thread may cut it short (splitRest). */
+export function rangeToRead(piece: Piece): ReadRange | undefined {
+  return splittable(piece) ? { position: piece.start, end: piece.end } : undefined;
 }
 
 /**
@@ -546,7 +560,7 @@ async function runPieces(pieces: readonly Piece[], params: WindowParams, threads
 
   const here = async (): Promise<void> => {
     for (let job = queue.shift() ?? await takeFromWorker(); job; job = queue.shift() ?? await takeFromWorker()) {
-      const range = splittable(job.piece) ? { position: job.piece.start, end: job.piece.end } : undefined;
+      const range = rangeToRead(job.piece);
       mine = range ? { job, range } : undefined;
       job.result = await scanPiece(job.piece, params, range);
       mine = undefined;
@@ -555,7 +569,7 @@ async function runPieces(pieces: readonly Piece[], params: WindowParams, threads
 
   const url = new URL('./auth-window-worker.js', import.meta.url);
   const startWorker = (): Promise<void> => new Promise((resolve, reject) => {
-    const slot: WorkerSlot = { worker: new Worker(url, { workerData: { ...params, minSplitBytes } }) };
+    const slot: WorkerSlot = { worker: new Worker(url, { workerData: { ...params, minSplitBytes } satisfies WindowWorkerData }) };
     slots.push(slot);
     const feed = (): void => {
       let job = queue.shift();
