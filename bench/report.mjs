@@ -48,9 +48,10 @@ function prepare() {
   return { dir, log };
 }
 
-function timed(args) {
+/** Runs `command` (node with `args` by default) under /usr/bin/time: wall, CPU and peak RSS. */
+function timed(args, command = process.execPath) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', process.execPath, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', command, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const last = r.stderr.trim().split('\n').pop() ?? '';
   const [u, s, rss] = last.split(' ').map(Number);
@@ -80,7 +81,7 @@ try {
   const samples = new Map([...variants.map(([label]) => [label, []]), ['baseline', []]]);
   for (let i = 0; i < runs; i++) {
     for (const [label, extra] of variants) samples.get(label).push(timed([...base, ...extra]));
-    samples.get('baseline').push(timed(['-e', `require('child_process').execFileSync('sh', ['-c', ${JSON.stringify(PIPELINE)}, 'sh', ${JSON.stringify(log)}], { stdio: 'ignore' })`]));
+    samples.get('baseline').push(timed(['-c', `${PIPELINE} > /dev/null`, 'sh', log], '/bin/sh'));
   }
   const baseWall = median(samples.get('baseline').map((r) => r.wall));
   for (const [label] of variants) {
