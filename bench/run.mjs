@@ -979,7 +979,7 @@ async function nftCount(ns, table) {
   if (r.status !== 0) return 0;
   let n = 0;
   for (const item of JSON.parse(r.stdout).nftables ?? []) {
-    if (item.set && /^banned[46]/.test(item.set.name)) n += item.set.elem?.length ?? 0;
+    if (item.set && /^(?:banned|permanent)[46]/.test(item.set.name)) n += item.set.elem?.length ?? 0;
   }
   return n;
 }
@@ -1096,7 +1096,7 @@ async function restartCase({ ns, table, StateStore, fw, kase }) {
     let seen = 0;
     let tCommit;
     let tAllPrinted;
-    const re = new RegExp(`^add element inet ${table} banned[46] `);
+    const re = new RegExp(`^add element inet ${table} (?:banned|permanent)[46] `);
     const mon = startMonitor(ns, (line, at) => {
       if (!re.test(line)) return;
       if (++seen === 1) tCommit = at;
@@ -1758,7 +1758,7 @@ async function caseScale({ bansOnly = false } = {}) {
     store.close();
     const cfg = path.join(dir, 'warden.yaml');
     fs.writeFileSync(cfg, yamlConfig({ stateDir, socket, logFile, backend: 'nftables', table, netns: ns, maxretry: 5, findtime: '1h', bantime: '1h' }));
-    const re = new RegExp(`^add element inet ${table} banned[46] `);
+    const re = new RegExp(`^add element inet ${table} (?:banned|permanent)[46] `);
     const daemonLog = path.join(dir, 'daemon.log');
     const bNodeArgs = [...SHIPPED_NODE_ARGS, '--trace-gc'];
 

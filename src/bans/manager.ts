@@ -185,9 +185,10 @@ export class BanManager {
       return true;
     }
     this.active.set(target, until);
-    // The kernel keeps the longer timeout on re-add in some kernels: remove, then add.
-    this.pendingRemove.delete(target);
     this.queueAdd(updated);
+    // A permanent ban made temporary: a timed addition does not lower a permanent element
+    // (Firewall.apply), so it is removed in the same batch (removals go first).
+    if (ban.until === null) this.pendingRemove.set(target, { target, family: ban.family, timeoutSeconds: null });
     return true;
   }
 
@@ -236,6 +237,8 @@ export class BanManager {
       if (!k || (k.expiresInSeconds === null) !== (want.timeoutSeconds === null) ||
         (want.timeoutSeconds !== null && k.expiresInSeconds !== null && Math.abs(k.expiresInSeconds - want.timeoutSeconds) > 5)) {
         add.push(want);
+        // A timed addition does not lower a permanent element (Firewall.apply): remove it first.
+        if (k && k.expiresInSeconds === null && want.timeoutSeconds !== null) remove.push({ ...want, timeoutSeconds: null });
       }
       inKernel.delete(want.target);
     }
@@ -319,7 +322,8 @@ export class BanManager {
   }
 
   private queueAdd(ban: BanRecord): void {
-    this.pendingRemove.delete(ban.target);
+    // A pending removal of the same target stays: removals go first, so the batch ends with this
+    // addition's state either way, and the removal may be what lowers a permanent ban (shorten).
     this.pendingAdd.set(ban.target, toElement(ban, this.now()));
     this.scheduleFlush();
   }

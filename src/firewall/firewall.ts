@@ -64,7 +64,12 @@ export interface Firewall {
   readonly kind: string;
   /** Creates the table/sets/hook rules if missing (idempotent); checks the tools are usable. */
   init(): Promise<void>;
-  /** Applies a whole batch in one kernel transaction where the backend allows it. */
+  /**
+   * Applies a whole batch in one kernel transaction where the backend allows it. An addition sets
+   * the element's timeout (longer or shorter), except that a timed addition need not lower a
+   * permanent element (nftables keeps permanent bans in sets of their own and leaves them): to make
+   * a permanent ban temporary, remove it in the same batch.
+   */
   apply(batch: FirewallBatch): Promise<void>;
   /** The elements currently in the kernel sets. */
   list(): Promise<KernelElement[]>;

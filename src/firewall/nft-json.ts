@@ -12,6 +12,8 @@ export interface NftSetInfo {
   readonly name: string;
   readonly type: string;
   readonly flags: readonly string[];
+  /** Declared maximum number of elements; undefined = none declared. */
+  readonly size: number | undefined;
   /** Raw `elem` array (absent in terse listings and for empty sets). */
   readonly elem: readonly unknown[];
 }
@@ -66,7 +68,8 @@ export function nftSets(objects: readonly Obj[]): NftSetInfo[] {
     const table = str(s['table']);
     if (name === undefined || table === undefined) continue;
     const flags = Array.isArray(s['flags']) ? s['flags'].filter((f): f is string => typeof f === 'string') : typeof s['flags'] === 'string' ? [s['flags']] : [];
-    out.push({ table, name, type: str(s['type']) ?? '', flags, elem: Array.isArray(s['elem']) ? s['elem'] : [] });
+    const size = num(s['size']);
+    out.push({ table, name, type: str(s['type']) ?? '', flags, size: size !== undefined && size > 0 ? size : undefined, elem: Array.isArray(s['elem']) ? s['elem'] : [] });
   }
   return out;
 }

@@ -28,8 +28,15 @@ import { FirewallError, targetFamily, type FirewallElement, type OpenBans } from
 export interface RestoreSet {
   readonly family: 4 | 6;
   readonly prefixLength: number;
+  /** A set of permanent bans (elements without timeout) or of timed ones. */
+  readonly permanent: boolean;
   readonly name: string;
+  /** Elements written for it (a target repeated in the input counts each time). */
+  elements: number;
 }
+
+/** The set of a target: by family, prefix length and whether the ban is permanent. */
+export type SetNamer = (family: 4 | 6, prefixLength: number, permanent: boolean) => string;
 
 export interface RestoreElements {
   /** The sets the elements go to, in the order of their commands. */
@@ -51,14 +58,14 @@ const MAX_DIGITS = 16;
 export function restoreBans(
   bans: OpenBans,
   table: string,
-  setName: (family: 4 | 6, prefixLength: number) => string,
+  setName: SetNamer,
   maxTimeoutSeconds: number,
 ): RestoreElements {
   const text = bans.permanent;
   const n = text.length;
   // Per family, its plain addresses' part of one command. Room for every target with its quotes
   // and comma: a target has at least 2 characters.
-  const plain = ([4, 6] as const).map((family) => ({ family, out: Buffer.allocUnsafe(n * 2 + 16), used: 0 }));
+  const plain = ([4, 6] as const).map((family) => ({ family, out: Buffer.allocUnsafe(n * 2 + 16), used: 0, elements: 0 }));
   const rest: FirewallElement[] = [];
   let start = 0;
   while (start < n) {
@@ -77,16 +84,17 @@ export function restoreBans(
       for (let c = start; c < k; c++) out[pos++] = text.charCodeAt(c);
       out[pos++] = 34;
       p.used = pos;
+      p.elements++;
     }
     start = k + 1;
   }
   const others = restoreElements([...rest, ...bans.timed], table, setName, maxTimeoutSeconds);
   const sets: RestoreSet[] = [];
   const parts: Buffer[] = [];
-  for (const { family, out, used } of plain) {
+  for (const { family, out, used, elements } of plain) {
     if (used === 0) continue;
     const prefixLength = family === 4 ? 32 : 128;
-    const set = { family, prefixLength, name: setName(family, prefixLength) };
+    const set: RestoreSet = { family, prefixLength, permanent: true, name: setName(family, prefixLength, true), elements };
     sets.push(set);
     if (parts.length) parts.push(Buffer.from(',\n'));
     parts.push(Buffer.from(elementCommandHead(table, set.name)), out.subarray(0, used), Buffer.from(COMMAND_TAIL));
@@ -95,19 +103,24 @@ export function restoreBans(
     if (parts.length) parts.push(Buffer.from(',\n'));
     parts.push(others.json);
   }
-  for (const set of others.sets) if (!sets.some((s) => s.name === set.name)) sets.push(set);
+  for (const set of others.sets) {
+    const same = sets.find((s) => s.name === set.name);
+    if (same) same.elements += set.elements;
+    else sets.push(set);
+  }
   return { sets, json: Buffer.concat(parts) };
 }
 
 export function restoreElements(
   elements: readonly FirewallElement[],
   table: string,
-  setName: (family: 4 | 6, prefixLength: number) => string,
+  setName: SetNamer,
   maxTimeoutSeconds: number,
 ): RestoreElements {
   const n = elements.length;
   const prefix = new Uint8Array(n);
-  // Sets by family and prefix length (index family * 256 + length): no name built per element.
+  // Sets by permanence, family and prefix length (index permanent * 2048 + family * 256 + length):
+  // no name built per element.
   const setsByKey: Array<RestoreSet | undefined> = [];
   const sets: RestoreSet[] = [];
   const setOf = new Array<RestoreSet>(n);
@@ -122,9 +135,11 @@ export function restoreElements(
     if (t !== null && !(typeof t === 'number' && Number.isFinite(t) && t > 0)) {
       throw new FirewallError(`ban of ${e.target}: timeout must be a positive number of seconds or null, got ${String(t)}`);
     }
-    const key = e.family * 256 + len;
+    const permanent = t === null;
+    const key = (permanent ? 2048 : 0) + e.family * 256 + len;
     let set = setsByKey[key];
-    if (!set) sets.push(setsByKey[key] = set = { family: e.family, prefixLength: len, name: setName(e.family, len) });
+    if (!set) sets.push(setsByKey[key] = set = { family: e.family, prefixLength: len, permanent, name: setName(e.family, len, permanent), elements: 0 });
+    set.elements++;
     setOf[i] = set;
     // address, quotes, comma; a timed element adds {"elem":{"val":…,"timeout":N}}.
     bytes += e.target.length + 3 + (t === null ? 0 : 30 + MAX_DIGITS);

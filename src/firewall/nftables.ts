@@ -12,13 +12,24 @@ import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
  * nftables backend: one `table inet <name>` that warden owns completely.
  *
  * Layout
- *   set banned4      { type ipv4_addr; flags timeout; }   single IPv4 addresses
- *   set banned6      { type ipv6_addr; flags timeout; }   single IPv6 addresses
- *   set banned4_<n>  / banned6_<n>                         network addresses of /n prefixes, made on demand
+ *   set banned4      { type ipv4_addr; flags timeout; }   temporary bans of single IPv4 addresses
+ *   set banned6      { type ipv6_addr; flags timeout; }   temporary bans of single IPv6 addresses
+ *   set permanent4   { type ipv4_addr; size N; }          permanent bans of single IPv4 addresses
+ *   set permanent6   { type ipv6_addr; size N; }          permanent bans of single IPv6 addresses
+ *   set banned4_<n>, permanent6_<n>, ...                  network addresses of /n prefixes, made on demand
  *   chain input { type filter hook input priority -10; policy accept;
  *     ip saddr @banned4 drop
- *     ip6 saddr & ffff:ffff:ffff:ffff:: @banned6_64 drop  ... one rule per set }
+ *     ip6 saddr & ffff:ffff:ffff:ffff:: @permanent6_64 drop  ... one rule per set }
  *   chain forward (optional, same rules) for containers/VMs routed through the host.
+ *
+ * Why permanent bans have sets of their own: a set without the timeout flag and with a declared
+ * size is a fixed-size hash in the kernel, which takes 100,000 elements in about 60% of the time a
+ * timeout set (a resizable hash) needs (nft alone, measured here: 0.22 vs 0.38 s), and the start-up
+ * restore of 100,000 permanent bans is mostly that. The size is a hard limit in the kernel, so each
+ * permanent set is declared with room for twice what it holds (permanentSetSize), and a change that
+ * could overflow it first rebuilds the set larger in one transaction (grow). A timed addition never
+ * touches the permanent sets: lowering a permanent ban to a temporary one is a removal plus an
+ * addition in the same batch (see Firewall.apply).
  *
  * Why hash sets per prefix length instead of one `flags interval, timeout` set per family:
  * measured with nft 1.0.6, interval sets refuse any element that overlaps an existing one
@@ -77,7 +88,7 @@ export interface NftablesOptions {
 }
 
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
-const OUR_SET = /^banned([46])(?:_([1-9]\d{0,2}))?$/;
+const OUR_SET = /^(banned|permanent)([46])(?:_([1-9]\d{0,2}))?$/;
 /** Elements per `add element` line: keeps lines short, nft error echoes readable. */
 const ELEMENTS_PER_LINE = 1000;
 /** ~100 years. nft rejects far larger values ("value too large"/ERANGE); no ban needs more. */
@@ -88,6 +99,30 @@ const PRIORITY = -10;
 interface SetKey {
   readonly family: 4 | 6;
   readonly prefixLength: number;
+  /** A set of permanent bans (no timeout flag, declared size) or of temporary ones. */
+  readonly permanent: boolean;
+}
+
+/** The sets every table has (their rules come first). */
+const BASE_SETS: readonly SetKey[] = [
+  { family: 4, prefixLength: 32, permanent: false }, { family: 6, prefixLength: 128, permanent: false },
+  { family: 4, prefixLength: 32, permanent: true }, { family: 6, prefixLength: 128, permanent: true },
+];
+
+/** A permanent set's declared size and at most how many elements it holds (removals are not subtracted). */
+interface Room {
+  size: number;
+  used: number;
+}
+
+/** The smallest size a permanent set is declared with (its kernel hash table: 64 KiB). */
+export const MIN_PERMANENT_SET_SIZE = 4096;
+
+/** The size to declare for a permanent set of `elements`: room for as many again, a power of two. */
+export function permanentSetSize(elements: number): number {
+  let size = MIN_PERMANENT_SET_SIZE;
+  while (size < elements * 2) size *= 2;
+  return size;
 }
 
 export class NftablesFirewall implements Firewall {
@@ -97,8 +132,10 @@ export class NftablesFirewall implements Firewall {
   private readonly nft: string;
   private readonly hookForward: boolean;
   private readonly runner: CommandRunner;
-  /** Prefix-length sets known to exist (or about to): drives which rules the chains get. */
-  private readonly prefixSets = new Map<string, SetKey>();
+  /** Sets beyond BASE_SETS known to exist (or about to): drives which rules the chains get. */
+  private readonly extraSets = new Map<string, SetKey>();
+  /** The room of each permanent set, by name. */
+  private readonly rooms = new Map<string, Room>();
   private inPlace: boolean | undefined;
   /** The running probe of the kernel's timeout behaviour (one at a time). */
   private probing: Promise<boolean> | undefined;
@@ -120,7 +157,7 @@ export class NftablesFirewall implements Firewall {
   }
 
   async init(): Promise<void> {
-    await this.loadPrefixSets();
+    await this.loadSets();
     const lines = this.structure();
     if (!this.hookForward) {
       // Remove a forward chain left by an earlier configuration; add-first makes it idempotent.
@@ -138,9 +175,13 @@ export class NftablesFirewall implements Firewall {
    * without being listed, and packets see the old table or the new one, never an empty set.
    */
   async restore(bans: OpenBans): Promise<void> {
-    const written = restoreBans(bans, this.table, (family, prefixLength) => setName({ family, prefixLength }), NFT_MAX_TIMEOUT_SECONDS);
-    this.prefixSets.clear();
-    for (const set of written.sets) if (isPrefixSet(set)) this.prefixSets.set(set.name, { family: set.family, prefixLength: set.prefixLength });
+    const written = restoreBans(bans, this.table, (family, prefixLength, permanent) => setName({ family, prefixLength, permanent }), NFT_MAX_TIMEOUT_SECONDS);
+    this.extraSets.clear();
+    this.rooms.clear();
+    for (const set of written.sets) {
+      if (isPrefixSet(set)) this.extraSets.set(set.name, { family: set.family, prefixLength: set.prefixLength, permanent: set.permanent });
+      if (set.permanent) this.rooms.set(set.name, { size: permanentSetSize(set.elements), used: set.elements });
+    }
     const table = { family: 'inet', name: this.table };
     const commands = [{ add: { table } }, { delete: { table } }, ...this.structureJson()].map((c) => JSON.stringify(c));
     // JSON input: nft parses it ~30% faster than the same elements as text (100,000 elements:
@@ -171,18 +212,47 @@ export class NftablesFirewall implements Firewall {
     const prepared = prepareBatch(batch, NFT_MAX_TIMEOUT_SECONDS);
     if (prepared.remove.length === 0 && prepared.add.length === 0) return;
     await this.timeoutUpdateInPlace();
-    for (const t of [...prepared.remove, ...prepared.add.map((a) => a.target)]) this.noteSet(t);
+    // A removal goes to every set of its prefix length that exists (the caller does not say whether
+    // the ban was temporary or permanent); an addition to the set its timeout chooses.
+    const removals = new Map<string, ParsedTarget[]>();
+    for (const t of prepared.remove) {
+      for (const permanent of [false, true]) {
+        const key = { family: t.family, prefixLength: t.prefixLength, permanent };
+        if (!this.exists(key)) continue; // nothing of ours can be in a set that was never made
+        const name = setName(key);
+        let list = removals.get(name);
+        if (!list) removals.set(name, (list = []));
+        list.push(t);
+      }
+    }
+    const additions = new Map<string, PreparedAdd[]>();
+    for (const a of prepared.add) {
+      const key = { family: a.target.family, prefixLength: a.target.prefixLength, permanent: a.timeoutSeconds === null };
+      this.noteSet(key);
+      const name = setName(key);
+      let list = additions.get(name);
+      if (!list) additions.set(name, (list = []));
+      list.push(a);
+    }
+    // A permanent set must have room for its additions, and for the removals too: `add` then
+    // `delete` (the idempotent removal) holds a slot until the transaction ends.
+    for (const name of new Set([...removals.keys(), ...additions.keys()])) {
+      const room = this.rooms.get(name);
+      const extra = (removals.get(name)?.length ?? 0) + (additions.get(name)?.length ?? 0);
+      if (room && room.used + extra > room.size) await this.grow(name, extra);
+    }
 
     const lines = this.structure();
-    for (const [set, targets] of groupBySet(prepared.remove, (t) => t)) {
+    for (const [set, targets] of removals) {
       for (const part of chunk(targets, ELEMENTS_PER_LINE)) {
         const list = part.map((t) => t.address).join(', ');
         lines.push(`add element inet ${this.table} ${set} { ${list} }`, `delete element inet ${this.table} ${set} { ${list} }`);
       }
     }
-    for (const [set, adds] of groupBySet(prepared.add, (a) => a.target)) {
+    for (const [set, adds] of additions) {
+      const permanent = this.rooms.has(set);
       for (const part of chunk(adds, ELEMENTS_PER_LINE)) {
-        if (!this.inPlace) {
+        if (!permanent && !this.inPlace) {
           const list = part.map((a) => a.target.address).join(', ');
           lines.push(`add element inet ${this.table} ${set} { ${list} }`, `delete element inet ${this.table} ${set} { ${list} }`);
         }
@@ -190,6 +260,71 @@ export class NftablesFirewall implements Firewall {
       }
     }
     await this.nftScript(lines);
+    for (const [set, adds] of additions) {
+      const room = this.rooms.get(set);
+      if (room) room.used += adds.length;
+    }
+  }
+
+  /**
+   * Makes room in a permanent set for `extra` more elements than it holds. What it holds is listed
+   * (the count kept here only grows: removals are not subtracted); when that leaves too little
+   * room, the set is rebuilt larger in one transaction (packets see the old set or the new one):
+   * deleted, declared again with permanentSetSize, and its elements put back. Rare: a rebuild at
+   * least doubles the size.
+   */
+  private async grow(name: string, extra: number): Promise<void> {
+    const key = ourSetKey(name);
+    const room = this.rooms.get(name);
+    if (!key || !room) return;
+    const held = await this.listSet(name, key.family);
+    if (held.length + extra <= room.size) {
+      room.used = held.length;
+      return;
+    }
+    const t = this.table;
+    const { chains } = this.layout();
+    // The rules refer to the set, which cannot be deleted while they do: the chains are emptied
+    // first (structure() below fills them again). `add set` first: delete fails on a missing set.
+    const lines = [`add table inet ${t}`];
+    for (const c of chains) lines.push(`add chain inet ${t} ${c} { ${this.hookSpec(c)} }`, `flush chain inet ${t} ${c}`);
+    lines.push(`add set inet ${t} ${name} { ${this.setSpec(key)} }`, `delete set inet ${t} ${name}`);
+    const old = room.size;
+    room.size = permanentSetSize(held.length + extra);
+    try {
+      lines.push(...this.structure());
+      for (const part of chunk(held, ELEMENTS_PER_LINE)) lines.push(`add element inet ${t} ${name} { ${part.join(', ')} }`);
+      await this.nftScript(lines);
+    } catch (e) {
+      room.size = old;
+      throw e;
+    }
+    room.used = held.length;
+  }
+
+  /** The addresses a set holds, as written to it (network addresses for a prefix set). */
+  private async listSet(name: string, family: 4 | 6): Promise<string[]> {
+    const argv = [this.nft, '-j', 'list', 'set', 'inet', this.table, name];
+    const result = await this.runner.tryRun(argv);
+    if (result.code !== 0) {
+      if (isNoSuchObject(result.stderr)) return [];
+      throw commandFailed(argv, this.options.netns, result);
+    }
+    const out: string[] = [];
+    for (const set of nftSets(parseNftDocument(result.stdout))) {
+      if (set.table !== this.table || set.name !== name) continue;
+      for (const raw of set.elem) {
+        const e = parseNftElement(raw);
+        if (!e) continue;
+        try {
+          const parsed = parseTarget(e.value); // only what warden could have written goes back
+          if (parsed.family === family) out.push(parsed.address);
+        } catch {
+          continue;
+        }
+      }
+    }
+    return out;
   }
 
   async list(): Promise<KernelElement[]> {
@@ -198,7 +333,7 @@ export class NftablesFirewall implements Firewall {
       if (isNoSuchObject(result.stderr)) return [];
       throw commandFailed([this.nft, '-j', 'list', 'table', 'inet', this.table], this.options.netns, result);
     }
-    const out: KernelElement[] = [];
+    const out = new Map<string, KernelElement>();
     for (const set of nftSets(parseNftDocument(result.stdout))) {
       const key = ourSetKey(set.name);
       if (!key || set.table !== this.table) continue;
@@ -213,24 +348,28 @@ export class NftablesFirewall implements Firewall {
         } catch {
           continue; // not something warden could have written
         }
-        out.push({ target: parsed.canonical, family: parsed.family, expiresInSeconds: e.timeout === undefined ? null : (e.expires ?? e.timeout) });
+        const element: KernelElement = { target: parsed.canonical, family: parsed.family, expiresInSeconds: e.timeout === undefined ? null : (e.expires ?? e.timeout) };
+        // A temporary ban later made permanent is in both kinds of set until its timeout: permanent.
+        if (out.get(element.target)?.expiresInSeconds !== null) out.set(element.target, element);
       }
     }
-    return out;
+    return [...out.values()];
   }
 
   async flush(): Promise<void> {
-    const names = await this.existingSetNames();
-    if (names === undefined) return;
-    const lines = names.filter((n) => ourSetKey(n)).map((n) => `flush set inet ${this.table} ${n}`);
+    const sets = await this.existingSets();
+    if (sets === undefined) return;
+    const lines = sets.filter((s) => ourSetKey(s.name)).map((s) => `flush set inet ${this.table} ${s.name}`);
     if (lines.length) await this.nftScript(lines);
+    for (const room of this.rooms.values()) room.used = 0;
   }
 
   async destroy(): Promise<void> {
     await this.probing?.catch(() => undefined); // a probe finishing later would re-create the table
     // `add` first so the delete cannot fail on a missing table (no `destroy table` in nft 1.0.6).
     await this.nftScript([`add table inet ${this.table}`, `delete table inet ${this.table}`]);
-    this.prefixSets.clear();
+    this.extraSets.clear();
+    this.rooms.clear();
   }
 
   /** Runs a script through ONE `nft -f -` (one atomic transaction). */
@@ -246,7 +385,7 @@ export class NftablesFirewall implements Firewall {
   private layout(): { chains: Array<'input' | 'forward'>; sets: SetKey[] } {
     return {
       chains: this.hookForward ? ['input', 'forward'] : ['input'],
-      sets: [{ family: 4, prefixLength: 32 }, { family: 6, prefixLength: 128 }, ...[...this.prefixSets.values()].sort((a, b) => a.family - b.family || b.prefixLength - a.prefixLength)],
+      sets: [...BASE_SETS, ...[...this.extraSets.values()].sort((a, b) => a.family - b.family || b.prefixLength - a.prefixLength || Number(a.permanent) - Number(b.permanent))],
     };
   }
 
@@ -256,7 +395,7 @@ export class NftablesFirewall implements Firewall {
     const { chains, sets } = this.layout();
     const lines = [`add table inet ${t}`];
     for (const c of chains) lines.push(`add chain inet ${t} ${c} { ${this.hookSpec(c)} }`);
-    for (const s of sets) lines.push(`add set inet ${t} ${setName(s)} { type ${s.family === 4 ? 'ipv4_addr' : 'ipv6_addr'}; flags timeout; }`);
+    for (const s of sets) lines.push(`add set inet ${t} ${setName(s)} { ${this.setSpec(s)} }`);
     for (const c of chains) {
       lines.push(`flush chain inet ${t} ${c}`);
       for (const s of sets) lines.push(`add rule inet ${t} ${c} ${matchExpr(s)} @${setName(s)} drop`);
@@ -270,7 +409,10 @@ export class NftablesFirewall implements Firewall {
     const { chains, sets } = this.layout();
     const out: object[] = [{ add: { table: { family: 'inet', name: this.table } } }];
     for (const c of chains) out.push({ add: { chain: { ...table, name: c, ...hookJson(c) } } });
-    for (const s of sets) out.push({ add: { set: { ...table, name: setName(s), type: s.family === 4 ? 'ipv4_addr' : 'ipv6_addr', flags: ['timeout'] } } });
+    for (const s of sets) {
+      const type = s.family === 4 ? 'ipv4_addr' : 'ipv6_addr';
+      out.push({ add: { set: { ...table, name: setName(s), type, ...(s.permanent ? { size: this.roomOf(setName(s)).size } : { flags: ['timeout'] }) } } });
+    }
     for (const c of chains) {
       out.push({ flush: { chain: { ...table, name: c } } });
       for (const s of sets) out.push({ add: { rule: { ...table, chain: c, expr: [{ match: { op: '==', left: matchJson(s), right: `@${setName(s)}` } }, { drop: null }] } } });
@@ -278,28 +420,56 @@ export class NftablesFirewall implements Firewall {
     return out;
   }
 
-  private noteSet(target: ParsedTarget): void {
-    if (target.prefixLength === target.bytes.length * 8) return;
-    const key = { family: target.family, prefixLength: target.prefixLength };
-    this.prefixSets.set(setName(key), key);
+  /** A set's declaration: a timeout set, or a permanent set with its size. */
+  private setSpec(key: SetKey): string {
+    const type = key.family === 4 ? 'ipv4_addr' : 'ipv6_addr';
+    return key.permanent ? `type ${type}; size ${this.roomOf(setName(key)).size};` : `type ${type}; flags timeout;`;
   }
 
-  /** Set names in our table, or undefined when the table does not exist. Cheap: no elements. */
-  private async existingSetNames(): Promise<string[] | undefined> {
+  /** A permanent set's room; a set not made yet gets the smallest size. */
+  private roomOf(name: string): Room {
+    let room = this.rooms.get(name);
+    if (!room) this.rooms.set(name, (room = { size: MIN_PERMANENT_SET_SIZE, used: 0 }));
+    return room;
+  }
+
+  /** Makes sure a set is declared by the next transaction (base sets always are). */
+  private noteSet(key: SetKey): void {
+    const name = setName(key);
+    if (key.permanent) this.roomOf(name);
+    if (isPrefixSet(key)) this.extraSets.set(name, key);
+  }
+
+  /** Whether a set is known to exist (or to be declared by the next transaction). */
+  private exists(key: SetKey): boolean {
+    return !isPrefixSet(key) || this.extraSets.has(setName(key));
+  }
+
+  /** Our table's sets with their declared sizes, or undefined when the table does not exist. Cheap: no elements. */
+  private async existingSets(): Promise<Array<{ name: string; size: number | undefined }> | undefined> {
     const argv = [this.nft, '-j', '-t', 'list', 'sets', 'table', 'inet', this.table];
     const result = await this.runner.tryRun(argv);
     if (result.code !== 0) {
       if (isNoSuchObject(result.stderr)) return undefined;
       throw commandFailed(argv, this.options.netns, result);
     }
-    return nftSets(parseNftDocument(result.stdout)).filter((s) => s.table === this.table).map((s) => s.name);
+    return nftSets(parseNftDocument(result.stdout)).filter((s) => s.table === this.table).map((s) => ({ name: s.name, size: s.size }));
   }
 
-  /** Learns which prefix-length sets a previous run created, so their rules are kept. */
-  private async loadPrefixSets(): Promise<void> {
-    for (const name of (await this.existingSetNames()) ?? []) {
+  /**
+   * Learns which sets a previous run created, so their rules are kept, and the size of each
+   * permanent set. How full one is the listing does not say: it counts as full, so its first
+   * change lists it (grow) instead of risking the kernel's limit.
+   */
+  private async loadSets(): Promise<void> {
+    for (const { name, size } of (await this.existingSets()) ?? []) {
       const key = ourSetKey(name);
-      if (key && isPrefixSet(key)) this.prefixSets.set(name, key);
+      if (!key) continue;
+      if (isPrefixSet(key)) this.extraSets.set(name, key);
+      if (!key.permanent) continue;
+      const known = this.rooms.get(name);
+      const declared = size ?? MIN_PERMANENT_SET_SIZE;
+      if (!known || known.size !== declared) this.rooms.set(name, { size: declared, used: declared });
     }
   }
 
@@ -345,11 +515,12 @@ export class NftablesFirewall implements Firewall {
 function ourSetKey(name: string): SetKey | undefined {
   const m = OUR_SET.exec(name);
   if (!m) return undefined;
-  const family: 4 | 6 = m[1] === '4' ? 4 : 6;
+  const permanent = m[1] === 'permanent';
+  const family: 4 | 6 = m[2] === '4' ? 4 : 6;
   const max = family === 4 ? 32 : 128;
-  if (m[2] === undefined) return { family, prefixLength: max };
-  const prefixLength = Number(m[2]);
-  return prefixLength < max ? { family, prefixLength } : undefined;
+  if (m[3] === undefined) return { family, prefixLength: max, permanent };
+  const prefixLength = Number(m[3]);
+  return prefixLength < max ? { family, prefixLength, permanent } : undefined;
 }
 
 function isPrefixSet(key: SetKey): boolean {
@@ -358,7 +529,8 @@ function isPrefixSet(key: SetKey): boolean {
 
 function setName(key: SetKey): string {
   const max = key.family === 4 ? 32 : 128;
-  return key.prefixLength === max ? `banned${key.family}` : `banned${key.family}_${key.prefixLength}`;
+  const base = `${key.permanent ? 'permanent' : 'banned'}${key.family}`;
+  return key.prefixLength === max ? base : `${base}_${key.prefixLength}`;
 }
 
 function matchExpr(key: SetKey): string {
@@ -377,18 +549,6 @@ function matchJson(key: SetKey): object {
   const payload = { payload: { protocol: key.family === 4 ? 'ip' : 'ip6', field: 'saddr' } };
   const max = key.family === 4 ? 32 : 128;
   return key.prefixLength === max ? payload : { '&': [payload, netmask(key.family, key.prefixLength)] };
-}
-
-function groupBySet<T>(items: readonly T[], target: (item: T) => ParsedTarget): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const t = target(item);
-    const name = setName({ family: t.family, prefixLength: t.prefixLength });
-    let list = groups.get(name);
-    if (!list) groups.set(name, (list = []));
-    list.push(item);
-  }
-  return groups;
 }
 
 function elementText(a: PreparedAdd): string {

@@ -391,3 +391,44 @@ test('a clock jump moves a ban by at most the jump, in either direction, and bre
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** As nftables: a timed addition leaves a permanent element as it is (Firewall.apply). */
+class KeepsPermanentFirewall extends RecordingFirewall {
+  override async apply(batch: FirewallBatch): Promise<void> {
+    const permanent = [...this.kernel.values()].filter((k) => k.expiresInSeconds === null).map((k) => k.target);
+    await super.apply(batch);
+    const removed = new Set(batch.remove.map((r) => r.target));
+    for (const target of permanent) {
+      if (!removed.has(target) && this.kernel.has(target)) this.kernel.set(target, { ...this.kernel.get(target)!, expiresInSeconds: null });
+    }
+  }
+}
+
+test('a permanent ban made temporary (shorten, reconcile) is removed and added in one batch: a timed addition alone may not lower it', async () => {
+  const { dir, store, fw, bans } = setup({ firewall: new KeepsPermanentFirewall() });
+  try {
+    await bans.start();
+    const now = Date.now();
+    bans.ban(ban('192.0.2.1', null));
+    await bans.flush();
+    assert.equal(fw.kernel.get('192.0.2.1')?.expiresInSeconds, null);
+    assert.equal(bans.shorten('192.0.2.1', now + 600_000), true);
+    await bans.flush();
+    const batch = fw.batches.at(-1)!;
+    assert.deepEqual([batch.remove.map((r) => r.target), batch.add.map((a) => a.target)], [['192.0.2.1'], ['192.0.2.1']]);
+    const k = fw.kernel.get('192.0.2.1');
+    assert.ok(k && k.expiresInSeconds !== null && k.expiresInSeconds > 590, JSON.stringify(k));
+
+    // The kernel holds a timed ban as permanent (a stale element): reconcile lowers it the same way.
+    bans.ban(ban('192.0.2.2', now + 600_000));
+    await bans.flush();
+    fw.kernel.set('192.0.2.2', { target: '192.0.2.2', family: 4, expiresInSeconds: null });
+    await bans.verify();
+    const r = fw.kernel.get('192.0.2.2');
+    assert.ok(r && r.expiresInSeconds !== null && r.expiresInSeconds > 590, JSON.stringify(r));
+  } finally {
+    bans.stop();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -204,6 +204,7 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
       const testStarted = Date.now();
       await s.start('daemon#1');
       assert.deepEqual(await s.kernelSet('banned4'), [], 'a fresh table starts empty');
+      assert.deepEqual(await s.kernelSet('permanent4'), [], 'a fresh table starts empty');
       await assertConnects('attacker', l.serverV4, 'nothing happened yet');
 
       // Bans 1 and 2: timed, the second twice as long; each time the kernel lets the attacker back in by itself.
@@ -229,7 +230,7 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
 
       // Ban 3 = permanent_after: an element without a timeout.
       const seen3 = await failPasswords('attacker', 'root', l.serverV4, FAILED_ROOT_V4, 3);
-      const element = await until('ban 3: 192.0.2.66 in banned4', () => s.kernelHas('banned4', ATTACKER_V4), 5_000, 10);
+      const element = await until('ban 3: 192.0.2.66 in permanent4', () => s.kernelHas('permanent4', ATTACKER_V4), 5_000, 10);
       timings.push(`escalation: ban 3 (permanent) — 3rd failure line → kernel ${Date.now() - seen3} ms`);
       assert.deepEqual(element, { value: ATTACKER_V4, timeout: null, expires: null }, 'a permanent ban is an element without timeout');
       await assertDropped('attacker', l.serverV4, 'permanently banned');
@@ -288,29 +289,29 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
 
       // Clean stop: the kernel keeps the permanent element; the restarted daemon lists it as before.
       assert.deepEqual(await s.d.stop(), { code: 0, signal: null }, 'SIGTERM is a clean stop');
-      assert.deepEqual(await s.kernelHas('banned4', ATTACKER_V4), { value: ATTACKER_V4, timeout: null, expires: null });
+      assert.deepEqual(await s.kernelHas('permanent4', ATTACKER_V4), { value: ATTACKER_V4, timeout: null, expires: null });
       await assertDropped('attacker', l.serverV4, 'daemon stopped, permanent element kept');
       await s.start('daemon#2 (after SIGTERM)');
       const afterTerm = await s.json<BanView[]>('bans');
       assert.deepEqual(afterTerm, bans, 'the same permanent ban after a clean restart');
-      assert.deepEqual(await s.kernelHas('banned4', ATTACKER_V4), { value: ATTACKER_V4, timeout: null, expires: null });
+      assert.deepEqual(await s.kernelHas('permanent4', ATTACKER_V4), { value: ATTACKER_V4, timeout: null, expires: null });
       assert.deepEqual(await s.json<ReviewView[]>('review'), [r1], 'review unchanged by the restart');
 
       // kill -9: the kernel still holds the element without timeout, the restarted daemon lists the ban.
       assert.equal((await s.d.kill9()).signal, 'SIGKILL');
-      assert.deepEqual(await s.kernelHas('banned4', ATTACKER_V4), { value: ATTACKER_V4, timeout: null, expires: null });
+      assert.deepEqual(await s.kernelHas('permanent4', ATTACKER_V4), { value: ATTACKER_V4, timeout: null, expires: null });
       await s.start('daemon#3 (after kill -9)');
       assert.deepEqual(await s.json<BanView[]>('bans'), bans, 'the same permanent ban after kill -9');
-      assert.deepEqual(await s.kernelHas('banned4', ATTACKER_V4), { value: ATTACKER_V4, timeout: null, expires: null });
+      assert.deepEqual(await s.kernelHas('permanent4', ATTACKER_V4), { value: ATTACKER_V4, timeout: null, expires: null });
       assert.deepEqual(await s.json<ReviewView[]>('review'), [r1], 'review unchanged by the crash');
       await assertDropped('attacker', l.serverV4, 'still permanently banned after kill -9');
 
       // And if the kernel set is lost while no daemon runs, the restart puts it back — still without timeout.
       assert.equal((await s.d.kill9()).signal, 'SIGKILL');
-      await l.execServer(['nft', 'flush', 'set', 'inet', s.table, 'banned4']);
-      assert.deepEqual(await s.kernelSet('banned4'), []);
+      await l.execServer(['nft', 'flush', 'set', 'inet', s.table, 'permanent4']);
+      assert.deepEqual(await s.kernelSet('permanent4'), []);
       await s.start('daemon#4 (after kill -9 and a flushed set)');
-      const back = await until('the permanent ban back in the kernel', () => s.kernelHas('banned4', ATTACKER_V4), 10_000, 20);
+      const back = await until('the permanent ban back in the kernel', () => s.kernelHas('permanent4', ATTACKER_V4), 10_000, 20);
       assert.deepEqual(back, { value: ATTACKER_V4, timeout: null, expires: null }, 'reconciled as permanent, not with a timeout');
       await assertDropped('attacker', l.serverV4, 'reconciled from the database');
 
@@ -319,6 +320,7 @@ describe('ban policy: escalation, lockout guard, compromise alerts, IPv6 /64 (re
       assert.equal(un.code, 0, un.stderr);
       await waitUntilLetIn('attacker', l.serverV4, 'the attacker to connect after warden unban', 5_000);
       assert.deepEqual(await s.json<ReviewView[]>('review'), []);
+      assert.equal(await s.kernelHas('permanent4', ATTACKER_V4), undefined);
       assert.equal(await s.kernelHas('banned4', ATTACKER_V4), undefined);
     },
   ));

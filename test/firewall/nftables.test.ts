@@ -81,10 +81,14 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
     assert.ok(listed.get('2001:db8::7'), 'canonical IPv6 spelling');
     const text = await nft('list', 'table', 'inet', 'warden');
     assert.match(text, /192\.0\.2\.1 timeout 10m expires/);
-    assert.match(text, /elements = \{ 198\.51\.100\.0 \}/); // permanent: no timeout
+    // Permanent bans have sets of their own: no timeout flag, a declared size.
+    assert.match(text, /set permanent4_24 \{\s+type ipv4_addr\s+size 4096\s+elements = \{ 198\.51\.100\.0 \}/);
+    assert.match(text, /set permanent4 \{\s+type ipv4_addr\s+size 4096\s+\}/);
     assert.match(text, /2001:db8:1:2:: timeout 1h expires/);
-    assert.match(text, /ip saddr & 255\.255\.255\.0 == @banned4_24 drop/);
+    assert.match(text, /ip saddr & 255\.255\.255\.0 == @permanent4_24 drop/);
     assert.match(text, /ip6 saddr & ffff:ffff:ffff:ffff:: == @banned6_64 drop/);
+    assert.match(text, /ip saddr @permanent4 drop/);
+    assert.match(text, /ip6 saddr @permanent6 drop/);
   });
 
   test('timeouts expire in the kernel; permanent elements stay', T, async () => {
@@ -112,8 +116,11 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
       assert.ok(((await get('203.0.113.1')) ?? 0) > 4990);
       await fw.apply({ add: [v4('203.0.113.1', null)], remove: [] }); // timed -> permanent
       assert.equal(await get('203.0.113.1'), null);
+      assert.equal((await fw.list()).length, 1, 'one element per target, although the timed one is still in its set');
+      await fw.apply({ add: [v4('203.0.113.1', 300)], remove: [] });
+      assert.equal(await get('203.0.113.1'), null, 'a timed addition alone does not lower a permanent ban');
       commands.length = 0;
-      await fw.apply({ add: [v4('203.0.113.1', 300)], remove: [] }); // permanent -> timed
+      await fw.apply({ add: [v4('203.0.113.1', 300)], remove: [v4('203.0.113.1')] }); // permanent -> timed
       const again = await get('203.0.113.1');
       assert.ok(again !== undefined && again !== null && again <= 300 && again > 290, String(again));
       assert.equal(commands.length, 2, 'one apply + one list');
@@ -157,7 +164,8 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
     await restarted.init();
     assert.deepEqual((await restarted.list()).map((e) => e.target).sort(), ['192.0.2.30', '2001:db8:7::/64']);
     await restarted.apply({ add: [v4('192.0.2.31')], remove: [] });
-    assert.match(await nft('list', 'chain', 'inet', 'warden', 'input'), /ip6 saddr & ffff:ffff:ffff:ffff:: == @banned6_64 drop/);
+    assert.match(await nft('list', 'chain', 'inet', 'warden', 'input'), /ip6 saddr & ffff:ffff:ffff:ffff:: == @permanent6_64 drop/);
+    assert.deepEqual((await restarted.list()).map((e) => e.target).sort(), ['192.0.2.30', '192.0.2.31', '2001:db8:7::/64']);
   });
 
   test('restore: one transaction leaves exactly the given bans (strays, stale prefix sets, old timeouts gone); other tables untouched', T, async () => {
@@ -182,8 +190,8 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
     const b = listed.get('2001:db8::53');
     assert.ok(b && b.expiresInSeconds !== null && b.expiresInSeconds > 890 && b.expiresInSeconds <= 900, JSON.stringify(b));
     const table = await nft('list', 'table', 'inet', 'warden');
-    assert.doesNotMatch(table, /banned6_64/, 'the table is replaced whole: the stale /64 set and its rule are gone');
-    assert.match(table, /ip saddr & 255\.255\.255\.0 == @banned4_24 drop/);
+    assert.doesNotMatch(table, /6_64/, 'the table is replaced whole: the stale /64 set and its rule are gone');
+    assert.match(table, /ip saddr & 255\.255\.255\.0 == @permanent4_24 drop/);
     assert.equal(await nft('list', 'table', 'ip', 'other'), otherBefore);
     // Restore writes its structure as JSON, init/apply as text: both must give the same table.
     for (const hookForward of [false, true]) {
@@ -233,7 +241,7 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
     await fw.apply({ add: [v4('192.0.2.40'), v6('2001:db8::40', 600), v4('198.51.100.0/24')], remove: [] });
     await fw.flush();
     assert.deepEqual(await fw.list(), []);
-    assert.match(await nft('list', 'table', 'inet', 'warden'), /ip saddr & 255\.255\.255\.0 == @banned4_24 drop/);
+    assert.match(await nft('list', 'table', 'inet', 'warden'), /ip saddr & 255\.255\.255\.0 == @permanent4_24 drop/);
     await fw.destroy();
     await fw.destroy();
     assert.deepEqual(await fw.list(), []);
@@ -300,6 +308,46 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
     assert.throws(() => new NftablesFirewall({ netns: '../etc' }), FirewallError);
   });
 
+  test('a permanent set is made larger before it could overflow, in one transaction, nothing lost; a restarted instance counts before it trusts', T, async () => {
+    const { ns, fw, nft, commands } = await setup();
+    await fw.init();
+    const ips = (count: number, offset: number) => Array.from({ length: count }, (_, i) => v4(`10.1.${((i + offset) >> 8) & 255}.${(i + offset) & 255}`));
+    const size = async () => Number(/size (\d+)/.exec(await nft('-t', 'list', 'set', 'inet', 'warden', 'permanent4'))?.[1]);
+    await fw.apply({ add: [...ips(4_000, 0), v4('192.0.2.1', 600)], remove: [] });
+    assert.equal(await size(), 4096);
+    commands.length = 0;
+    await fw.apply({ add: ips(200, 4_000), remove: [v4('10.1.0.0')] });
+    assert.deepEqual(commands.map((c) => c.argv.slice(1, 3).join(' ')), ['-j list', '-f -', '-f -'], 'list, rebuild, then the batch');
+    assert.equal(await size(), 16_384, 'room for twice what it holds, a power of two');
+    const listed = byTarget(await fw.list());
+    assert.equal(listed.size, 4_200, '4,200 permanent (one removed) and the timed one');
+    assert.equal(listed.get('192.0.2.1')?.expiresInSeconds !== null, true);
+    assert.equal(listed.get('10.1.0.0'), undefined);
+    assert.match(await nft('list', 'chain', 'inet', 'warden', 'input'), /ip saddr @permanent4 drop/);
+    assert.equal((await nft('list', 'chain', 'inet', 'warden', 'input')).match(/@permanent4 drop/g)?.length, 1);
+
+    // A new process learns the size but not how full the set is: its first change lists it, and
+    // rebuilds nothing when there is room.
+    const restartedCommands: CommandInfo[] = [];
+    const restarted = new NftablesFirewall({ netns: ns, onCommand: (c) => restartedCommands.push(c) });
+    await restarted.init();
+    restartedCommands.length = 0;
+    await restarted.apply({ add: [v4('198.51.100.1')], remove: [] });
+    assert.deepEqual(restartedCommands.map((c) => c.argv.slice(1, 3).join(' ')), ['-j list', '-f -']);
+    restartedCommands.length = 0;
+    await restarted.apply({ add: [v4('198.51.100.2')], remove: [] });
+    assert.equal(restartedCommands.length, 1, 'counted now: no listing');
+    assert.equal(await size(), 16_384);
+    assert.equal((await restarted.list()).length, 4_202);
+
+    // A restore declares each permanent set with room for twice its bans, and knows how full it is.
+    restartedCommands.length = 0;
+    await restarted.restore(asOpenBans(ips(5_000, 0)));
+    await restarted.apply({ add: [v4('198.51.100.3')], remove: [] });
+    assert.deepEqual(restartedCommands.map((c) => c.argv.slice(1, 3).join(' ')), ['-j -f', '-f -'], 'no listing after a restore');
+    assert.equal(await size(), 16_384);
+  });
+
   test('10,000 elements apply in one call; 100,000 work', T, async () => {
     const { fw, commands } = await setup();
     await fw.init();
@@ -333,7 +381,9 @@ describe('NftablesFirewall (in network namespaces)', { skip }, () => {
     t0 = performance.now();
     await fw.apply({ add: hundredK, remove: [] });
     const ms100k = performance.now() - t0;
-    assert.equal(commands.length, 1);
+    // One transaction for the batch, after permanent6 grew (its 10,000 new elements outnumber its
+    // declared 4,096: a listing and one rebuild).
+    assert.deepEqual(commands.map((c) => c.argv.slice(1, 3).join(' ')), ['-j list', '-f -', '-f -']);
     t0 = performance.now();
     const all = await fw.list();
     const msList = performance.now() - t0;
