@@ -215,16 +215,42 @@ export class Progress {
  * pay off on an idle core; on a machine already loaded they add start-up and contention and the
  * scan gets slower.
  *
- * Busy means runnable right now: /proc/stat's procs_running, less this thread. Not the load
- * average: it also counts tasks in uninterruptible sleep (a kernel thread waiting on I/O, a hung
- * NFS mount), which use no CPU — on some virtual machines that alone keeps it at 1.0 on an idle
- * system — and it lags a minute behind. Without /proc/stat, the load average it is.
+ * Busy means runnable right now: /proc/stat's procs_running, less this process's own runnable
+ * threads (this one, and V8's helpers compiling our modules at start-up, which counted as a busy
+ * core and made one command in eight on an idle machine read alone). Not the load average: it also
+ * counts tasks in uninterruptible sleep (a kernel thread waiting on I/O, a hung NFS mount), which
+ * use no CPU — on some virtual machines that alone keeps it at 1.0 on an idle system — and it lags
+ * a minute behind. Without /proc/stat, the load average it is.
  */
 export function idleCores(): number {
   const cores = availableParallelism();
   const running = runnableTasks();
-  const busy = running === undefined ? loadavg()[0] ?? 0 : Math.max(0, running - 1);
+  const busy = running === undefined ? loadavg()[0] ?? 0 : Math.max(0, running - runnableThreads());
   return Math.max(1, Math.min(cores, Math.round(cores - busy)));
+}
+
+/**
+ * Threads of this process runnable now (state R in /proc/self/task/TID/stat), at least 1: the
+ * caller. The state follows the command name, which may hold spaces and parentheses: it is read
+ * after the last ')'.
+ */
+export function runnableThreads(taskDir = '/proc/self/task'): number {
+  let n = 0;
+  let tids: string[];
+  try {
+    tids = readdirSync(taskDir);
+  } catch {
+    return 1;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(join(taskDir, tid, 'stat'), 'latin1');
+      if (stat.charCodeAt(stat.lastIndexOf(')') + 2) === 82 /* R */) n++;
+    } catch {
+      // the thread has ended
+    }
+  }
+  return Math.max(1, n);
 }
 
 /** procs_running from /proc/stat (tasks runnable now, the reader included), or undefined. */

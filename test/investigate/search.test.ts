@@ -2,13 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { execFile } from '../../src/util/exec.js';
 import { LineScanner } from '../../src/investigate/log-lines.js';
-import { idleCores, Progress, runnableTasks, selectLogs } from '../../src/investigate/log-sources.js';
+import { idleCores, Progress, runnableTasks, runnableThreads, selectLogs } from '../../src/investigate/log-sources.js';
 import { runSearch } from '../../src/investigate/search.js';
 import { mentionsAddress, parseTarget, TargetError, usersIn } from '../../src/investigate/search-target.js';
 import { missing } from '../helpers/require.js';
@@ -130,6 +131,23 @@ test('idle cores come from the tasks runnable now (/proc/stat), not the load ave
   assert.ok(here !== undefined && here >= 1, String(here));
   const idle = idleCores();
   assert.ok(idle >= 1 && idle <= availableParallelism());
+
+  // This process's own runnable threads are not load: counted from /proc/self/task/*/stat.
+  const tasks = tmp.path('task');
+  const thread = (tid: string, stat: string) => {
+    mkdirSync(join(tasks, tid), { recursive: true });
+    writeFileSync(join(tasks, tid, 'stat'), stat);
+  };
+  thread('100', '100 (node) R 1 100 100 0 -1 4194560 0 0\n');
+  thread('101', '101 (V8 Worker) S 1 100 100 0 -1\n');
+  thread('102', '102 (a) R (b)) R 1 100\n'); // a command name with ") R" in it
+  thread('103', '103 (libuv-worker) D 1 100\n');
+  mkdirSync(join(tasks, '104')); // a thread that ended while the directory was read
+  assert.equal(runnableThreads(tasks), 2);
+  thread('102', '102 (a) R (b)) S 1 100\n');
+  assert.equal(runnableThreads(tasks), 1);
+  assert.equal(runnableThreads(tmp.path('no-such-dir')), 1, 'at least the caller');
+  assert.ok(runnableThreads() >= 1, 'this thread is running');
   tmp.remove();
 });
 
