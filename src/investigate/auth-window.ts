@@ -127,6 +127,19 @@ export interface Piece {
   readonly args?: readonly string[];
   /** The file's inode when it was selected (LogFile.ino): a piece is only read from that file. */
   readonly ino?: number;
+  /**
+   * For a piece that starts at the beginning of its file: the end of the file rotated before it
+   * (a plain one), read as warm-up first — its last lines came just before this file's first.
+   */
+  readonly previousTail?: FileRange;
+}
+
+/** Whole lines of a file: bytes [start, end), from the file with inode `ino` when given. */
+export interface FileRange {
+  readonly path: string;
+  readonly start: number;
+  readonly end: number;
+  readonly ino?: number;
 }
 
 export interface PieceResult {
@@ -395,6 +408,9 @@ export async function scanPiece(piece: Piece, params: WindowParams, range?: Read
     problem = out.problem;
   } else {
     const ino = piece.ino !== undefined ? { ino: piece.ino } : {};
+    const tail = piece.previousTail;
+    // Warm-up only: a tail that cannot be read (rotated away meanwhile) just leaves it colder.
+    if (tail) await readLogFile(tail.path, warmScanner, { offset: tail.start, end: tail.end, ...(tail.ino !== undefined ? { ino: tail.ino } : {}) });
     if (piece.warmup < piece.start) await readLogFile(piece.path, warmScanner, { offset: piece.warmup, end: piece.start, ...ino });
     const out = await readLogFile(piece.path, scanner, { ...(range ? { range } : { offset: piece.start, end: piece.end }), ...ino });
     bytes = out.bytesRead;
@@ -422,21 +438,34 @@ function lineStartAfter(path: string, at: number): number {
 }
 
 /**
- * The pieces to read, one per file: rotated files older than the window are skipped, plain files
- * entered at the window's start (threads then share them out while reading, see runPieces).
+ * The pieces to read, one per file (oldest first): rotated files older than the window are
+ * skipped, plain files entered at the window's start (threads then share them out while reading,
+ * see runPieces). A file read from its beginning warms up with the end of the plain file before
+ * it, so that a login just after a rotation sees the typos and marks just before it, as it would
+ * in one file. (A gzip file's end would cost inflating it whole: not done.)
  */
 export function planPieces(files: readonly LogFile[], params: WindowParams): { pieces: Piece[]; skipped: LogFile[] } {
   const dates = datesFor(params);
   const skipped: LogFile[] = [];
   const pieces: Piece[] = [];
+  let previous: FileRange | undefined;
   for (const file of files) {
     if (!file.current && file.mtime < params.since) {
       skipped.push(file);
+      previous = undefined;
       continue;
     }
     const gz = isGzip(file.path);
     const start = gz ? 0 : offsetForTime(file.path, params.since, dates, file.size);
-    pieces.push({ path: file.path, kind: 'file', warmup: start, start, end: gz ? Infinity : file.size, ...(file.ino !== undefined ? { ino: file.ino } : {}) });
+    pieces.push({
+      path: file.path, kind: 'file', warmup: start, start, end: gz ? Infinity : file.size,
+      ...(file.ino !== undefined ? { ino: file.ino } : {}),
+      ...(start === 0 && previous ? { previousTail: previous } : {}),
+    });
+    const tailStart = gz ? -1 : warmupStart(file.path, 0, file.size);
+    previous = tailStart >= 0 && tailStart < file.size
+      ? { path: file.path, start: tailStart, end: file.size, ...(file.ino !== undefined ? { ino: file.ino } : {}) }
+      : undefined;
   }
   return { pieces, skipped };
 }
@@ -484,7 +513,9 @@ export function splitRest(piece: Piece, range: ReadRange, minBytes = MIN_SPLIT_B
   if (range.end - range.position < Math.max(2, minBytes)) return null;
   const cut = lineStartAfter(piece.path, range.position + Math.floor((range.end - range.position) / 2));
   if (cut <= range.position || cut >= range.end) return null;
-  const tail: Piece = { ...piece, warmup: warmupStart(piece.path, piece.warmup, cut), start: cut, end: range.end };
+  // The tail warms up with the lines before the cut, in this file: not with the previous file's end.
+  const { previousTail: _previous, ...rest } = piece;
+  const tail: Piece = { ...rest, warmup: warmupStart(piece.path, piece.warmup, cut), start: cut, end: range.end };
   range.end = cut;
   return tail;
 }
@@ -492,6 +523,7 @@ export function splitRest(piece: Piece, range: ReadRange, minBytes = MIN_SPLIT_B
 /** Where the warm-up of a piece starting at `start` begins: WARMUP_BYTES before, at a line start, not before `lowest`. */
 function warmupStart(path: string, lowest: number, start: number): number {
   if (start <= lowest) return start;
+  if (start - WARMUP_BYTES <= lowest) return lowest; // a line start already
   const at = lineStartAfter(path, Math.max(lowest + 1, start - WARMUP_BYTES));
   return at < 0 || at > start ? start : Math.max(lowest, at);
 }
