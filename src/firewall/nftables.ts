@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { netmask, parseTarget, type ParsedTarget } from './address.js';
 import { chunk, prepareBatch, type PreparedAdd } from './batch.js';
 import { FirewallError, type Firewall, type FirewallBatch, type FirewallElement, type KernelElement, type OpenBans } from './firewall.js';
-import { nftSets, parseNftDocument, parseNftElement } from './nft-json.js';
+import { nftSets, parseNftDocument, parseNftElement, type NftElement, type NftSetInfo } from './nft-json.js';
 import { restoreBans } from './nft-restore.js';
 import { CommandRunner, commandFailed, type CommandInfo } from './runner.js';
 
@@ -218,21 +218,14 @@ export class NftablesFirewall implements Firewall {
     for (const t of prepared.remove) {
       for (const permanent of [false, true]) {
         const key = { family: t.family, prefixLength: t.prefixLength, permanent };
-        if (!this.exists(key)) continue; // nothing of ours can be in a set that was never made
-        const name = setName(key);
-        let list = removals.get(name);
-        if (!list) removals.set(name, (list = []));
-        list.push(t);
+        if (this.exists(key)) append(removals, setName(key), t); // nothing of ours is in a set never made
       }
     }
     const additions = new Map<string, PreparedAdd[]>();
     for (const a of prepared.add) {
       const key = { family: a.target.family, prefixLength: a.target.prefixLength, permanent: a.timeoutSeconds === null };
       this.noteSet(key);
-      const name = setName(key);
-      let list = additions.get(name);
-      if (!list) additions.set(name, (list = []));
-      list.push(a);
+      append(additions, setName(key), a);
     }
     // A permanent set must have room for its additions, and for the removals too: `add` then
     // `delete` (the idempotent removal) holds a slot until the transaction ends.
@@ -277,7 +270,7 @@ export class NftablesFirewall implements Firewall {
     const key = ourSetKey(name);
     const room = this.rooms.get(name);
     if (!key || !room) return;
-    const held = await this.listSet(name, key.family);
+    const held = await this.listSet(name);
     if (held.length + extra <= room.size) {
       room.used = held.length;
       return;
@@ -303,57 +296,34 @@ export class NftablesFirewall implements Firewall {
   }
 
   /** The addresses a set holds, as written to it (network addresses for a prefix set). */
-  private async listSet(name: string, family: 4 | 6): Promise<string[]> {
-    const argv = [this.nft, '-j', 'list', 'set', 'inet', this.table, name];
-    const result = await this.runner.tryRun(argv);
-    if (result.code !== 0) {
-      if (isNoSuchObject(result.stderr)) return [];
-      throw commandFailed(argv, this.options.netns, result);
-    }
-    const out: string[] = [];
-    for (const set of nftSets(parseNftDocument(result.stdout))) {
-      if (set.table !== this.table || set.name !== name) continue;
-      for (const raw of set.elem) {
-        const e = parseNftElement(raw);
-        if (!e) continue;
-        try {
-          const parsed = parseTarget(e.value); // only what warden could have written goes back
-          if (parsed.family === family) out.push(parsed.address);
-        } catch {
-          continue;
-        }
-      }
-    }
-    return out;
+  private async listSet(name: string): Promise<string[]> {
+    // Only what can go back into the same set: an element of the other family cannot.
+    return ourElements((await this.listing(['set', 'inet', this.table, name])) ?? [])
+      .filter((e) => e.target.family === e.set.family).map((e) => e.target.address);
   }
 
   async list(): Promise<KernelElement[]> {
-    const result = await this.runner.tryRun([this.nft, '-j', 'list', 'table', 'inet', this.table]);
-    if (result.code !== 0) {
-      if (isNoSuchObject(result.stderr)) return [];
-      throw commandFailed([this.nft, '-j', 'list', 'table', 'inet', this.table], this.options.netns, result);
-    }
     const out = new Map<string, KernelElement>();
-    for (const set of nftSets(parseNftDocument(result.stdout))) {
-      const key = ourSetKey(set.name);
-      if (!key || set.table !== this.table) continue;
-      for (const raw of set.elem) {
-        const e = parseNftElement(raw);
-        if (!e) continue;
-        // Prefix sets hold network addresses; the length is in the set name.
-        const text = e.value.includes('/') || !isPrefixSet(key) ? e.value : `${e.value}/${key.prefixLength}`;
-        let parsed: ParsedTarget;
-        try {
-          parsed = parseTarget(text);
-        } catch {
-          continue; // not something warden could have written
-        }
-        const element: KernelElement = { target: parsed.canonical, family: parsed.family, expiresInSeconds: e.timeout === undefined ? null : (e.expires ?? e.timeout) };
-        // A temporary ban later made permanent is in both kinds of set until its timeout: permanent.
-        if (out.get(element.target)?.expiresInSeconds !== null) out.set(element.target, element);
-      }
+    for (const { target, element } of ourElements((await this.listing(['table', 'inet', this.table])) ?? [])) {
+      const listed: KernelElement = { target: target.canonical, family: target.family, expiresInSeconds: element.timeout === undefined ? null : (element.expires ?? element.timeout) };
+      // A temporary ban later made permanent is in both kinds of set until its timeout: permanent.
+      if (out.get(listed.target)?.expiresInSeconds !== null) out.set(listed.target, listed);
     }
     return [...out.values()];
+  }
+
+  /**
+   * `nft -j list WHAT` (`-t`: terse, no elements): the sets of our table it shows, or undefined
+   * when the table or set does not exist.
+   */
+  private async listing(what: readonly string[], terse = false): Promise<NftSetInfo[] | undefined> {
+    const argv = [this.nft, '-j', ...(terse ? ['-t'] : []), 'list', ...what];
+    const result = await this.runner.tryRun(argv);
+    if (result.code !== 0) {
+      if (isNoSuchObject(result.stderr)) return undefined;
+      throw commandFailed(argv, this.options.netns, result);
+    }
+    return nftSets(parseNftDocument(result.stdout)).filter((s) => s.table === this.table);
   }
 
   async flush(): Promise<void> {
@@ -446,14 +416,8 @@ export class NftablesFirewall implements Firewall {
   }
 
   /** Our table's sets with their declared sizes, or undefined when the table does not exist. Cheap: no elements. */
-  private async existingSets(): Promise<Array<{ name: string; size: number | undefined }> | undefined> {
-    const argv = [this.nft, '-j', '-t', 'list', 'sets', 'table', 'inet', this.table];
-    const result = await this.runner.tryRun(argv);
-    if (result.code !== 0) {
-      if (isNoSuchObject(result.stderr)) return undefined;
-      throw commandFailed(argv, this.options.netns, result);
-    }
-    return nftSets(parseNftDocument(result.stdout)).filter((s) => s.table === this.table).map((s) => ({ name: s.name, size: s.size }));
+  private existingSets(): Promise<NftSetInfo[] | undefined> {
+    return this.listing(['sets', 'table', 'inet', this.table], true);
   }
 
   /**
@@ -568,6 +532,37 @@ export function nftDuration(seconds: number): string {
     if (n > 0) parts.push(`${n}${unit}`);
   }
   return parts.join('');
+}
+
+/**
+ * The elements of our sets among `sets`, each with the target it stands for (a prefix set's
+ * network address with the set's length). An element that is not an address (warden could not
+ * have written it) is left out.
+ */
+function ourElements(sets: readonly NftSetInfo[]): Array<{ set: SetKey; target: ParsedTarget; element: NftElement }> {
+  const out: Array<{ set: SetKey; target: ParsedTarget; element: NftElement }> = [];
+  for (const set of sets) {
+    const key = ourSetKey(set.name);
+    if (!key) continue;
+    for (const raw of set.elem) {
+      const element = parseNftElement(raw);
+      if (!element) continue;
+      const text = element.value.includes('/') || !isPrefixSet(key) ? element.value : `${element.value}/${key.prefixLength}`;
+      try {
+        out.push({ set: key, target: parseTarget(text), element });
+      } catch {
+        continue;
+      }
+    }
+  }
+  return out;
+}
+
+/** Appends `item` to the list under `key`. */
+function append<T>(map: Map<string, T[]>, key: string, item: T): void {
+  const list = map.get(key);
+  if (list) list.push(item);
+  else map.set(key, [item]);
 }
 
 /** nft's wording when the table/set named in a command does not exist. */
