@@ -297,12 +297,7 @@ export async function scanPiece(piece: Piece, params: WindowParams, range?: Read
     }
     let b = before.get(key);
     if (!b) before.set(key, (b = { times: [], users: [] }));
-    if (b.times.length === TYPOS_PER_LOGIN) {
-      b.times.shift();
-      b.users.shift();
-    }
-    b.times.push(d.time);
-    b.users.push(warmDecoder.keep(d.user ?? ''));
+    rememberFailure(b.times, b.users, d.time, warmDecoder.keep(d.user ?? ''));
   };
   /** Per login (as `logins`): its typos among the failures before this piece (see PieceResult). */
   const typosBefore: number[] = [];
@@ -333,25 +328,16 @@ export async function scanPiece(piece: Piece, params: WindowParams, range?: Read
       const a = attackerOf(d.address);
       // Up to TYPOS_PER_LOGIN failures of this user just before: typos, not guessing. The last
       // ones are this piece's, then (when there are fewer) those before the piece.
-      let seen = 0;
-      let recent = true;
+      const walk = { seen: 0, recent: true };
       if (a) {
-        let n = 0;
-        for (let i = a.recentTimes.length - 1; i >= 0 && recent; i--, seen++) {
-          if (d.time - a.recentTimes[i]! > TYPO_MS) recent = false;
-          else if (a.recentUsers[i] === user) n++;
-        }
-        a.typos += n;
+        a.typos += typosAmong(a.recentTimes, a.recentUsers, d.time, user, walk);
         a.recentTimes.length = 0;
         a.recentUsers.length = 0;
       }
       const b = before.size > 0 ? before.get(d.address.text) : undefined;
       let nBefore = 0;
       if (b) {
-        for (let i = b.times.length - 1; i >= 0 && recent && seen < TYPOS_PER_LOGIN; i--, seen++) {
-          if (d.time - b.times[i]! > TYPO_MS) recent = false;
-          else if (b.users[i] === user) nBefore++;
-        }
+        nBefore = typosAmong(b.times, b.users, d.time, user, walk);
         before.delete(d.address.text);
       }
       typosBefore.push(nBefore);
@@ -374,12 +360,7 @@ export async function scanPiece(piece: Piece, params: WindowParams, range?: Read
     const previous = a.recentUsers.length > 0 ? a.recentUsers[a.recentUsers.length - 1] : undefined;
     const u = d.user === undefined ? undefined : d.user === previous ? previous : decoder.keep(d.user);
     if (d.count === 1) {
-      if (a.recentTimes.length === TYPOS_PER_LOGIN) {
-        a.recentTimes.shift();
-        a.recentUsers.shift();
-      }
-      a.recentTimes.push(d.time);
-      a.recentUsers.push(u ?? '');
+      rememberFailure(a.recentTimes, a.recentUsers, d.time, u ?? '');
     } else {
       a.recentTimes.length = 0;
       a.recentUsers.length = 0;
@@ -418,6 +399,30 @@ export async function scanPiece(piece: Piece, params: WindowParams, range?: Read
     problem = out.problem;
   }
   return { attackers, failures, logins, typosBefore, gaps: gaps.state, lines: scanner.lines, bytes, compressed, ...(problem ? { problem } : {}) };
+}
+
+/** Keeps a failure among an address's last TYPOS_PER_LOGIN (times and users, oldest first). */
+function rememberFailure(times: number[], users: string[], time: number, user: string): void {
+  if (times.length === TYPOS_PER_LOGIN) {
+    times.shift();
+    users.shift();
+  }
+  times.push(time);
+  users.push(user);
+}
+
+/**
+ * A login's typos among remembered failures (newest first): failures of `user` until one is more
+ * than TYPO_MS before `time`, TYPOS_PER_LOGIN at most in all. `walk` carries on from one list to
+ * an older one (this piece's failures, then those before it).
+ */
+function typosAmong(times: readonly number[], users: readonly string[], time: number, user: string, walk: { seen: number; recent: boolean }): number {
+  let n = 0;
+  for (let i = times.length - 1; i >= 0 && walk.recent && walk.seen < TYPOS_PER_LOGIN; i--, walk.seen++) {
+    if (time - times[i]! > TYPO_MS) walk.recent = false;
+    else if (users[i] === user) n++;
+  }
+  return n;
 }
 
 /** The first line start at or after `at` (within 64 KiB), or -1. */
