@@ -42,6 +42,9 @@ function writeDay(path: string, lines: number): void {
   writeFileSync(path, out.join('\n') + '\n');
 }
 
+/** The window every test reads: the fixture's day, dates in UTC. */
+const WINDOW = { since: START, now: START + 86_400_000, timezone: 'UTC', filter: loadFilter('sshd') };
+
 function logFile(path: string, current: boolean): LogFile {
   const st = statSync(path);
   return { path, size: st.size, mtime: st.mtimeMs, current, base: path, ino: st.ino };
@@ -94,7 +97,7 @@ test('a window read by several threads that split the files between them gives w
     writeDay(tmp.path('auth.log.1'), 300_000);
     writeDay(tmp.path('auth.log'), 20_000);
     const files = [logFile(tmp.path('auth.log.1'), false), logFile(tmp.path('auth.log'), true)];
-    const params = { since: START, now: START + 86_400_000, timezone: 'UTC', filter: loadFilter('sshd'), files };
+    const params = { ...WINDOW, files };
     const one = await scanWindow({ ...params, workers: 1 });
     assert.equal(one.pieces, 2);
     assert.ok(one.failures > 100_000 && one.logins.length > 10_000, 'the fixture has failures and logins');
@@ -115,18 +118,19 @@ test('a rotation between typos (or a mark) and the login (or the line it marks) 
     const whole = tmp.path('whole.log');
     writeDay(whole, 3000);
     const lines = readFileSync(whole, 'latin1').split('\n').slice(0, -1);
-    const params = { since: START, now: START + 86_400_000, timezone: 'UTC', filter: loadFilter('sshd') };
+    const params = WINDOW;
     const one = await scanWindow({ ...params, files: [logFile(whole, true)], workers: 1 });
     const attackersOf = (scan: WindowScan) => (summary(scan) as { attackers: unknown }).attackers;
     const loginsOf = (scan: WindowScan) => scan.logins.map(({ file: _file, ...l }) => l);
     // Cut after line 1509 (i % 9 = 6: alice's failure, the next line her login from the same
     // address) and after line 1505 (i % 9 = 2: a kex mark, its "Connection closed" two lines on).
+    let pieces: Piece[] = [];
     for (const cut of [1510, 1506]) {
       assert.match(lines[cut - 1]!, cut === 1510 ? /Failed password for alice from 192\.0\.2\.9 / : /kex_exchange_identification/);
       writeFileSync(tmp.path('auth.log.1'), lines.slice(0, cut).join('\n') + '\n');
       writeFileSync(tmp.path('auth.log'), lines.slice(cut).join('\n') + '\n');
       const files = [logFile(tmp.path('auth.log.1'), false), logFile(tmp.path('auth.log'), true)];
-      const { pieces } = planPieces(files, params);
+      ({ pieces } = planPieces(files, params));
       assert.equal(pieces[1]?.previousTail?.path, tmp.path('auth.log.1'));
       assert.equal(pieces[1]?.previousTail?.end, statSync(tmp.path('auth.log.1')).size);
       const split = await scanWindow({ ...params, files, workers: 1 });
@@ -135,7 +139,7 @@ test('a rotation between typos (or a mark) and the login (or the line it marks) 
       assert.equal(split.failures, one.failures);
     }
     // The same across threads: a piece split off a file does not warm up with the previous file.
-    const tail = splitRest({ ...planPieces([logFile(tmp.path('auth.log.1'), false), logFile(tmp.path('auth.log'), true)], params).pieces[1]! }, { position: 0, end: statSync(tmp.path('auth.log')).size }, 1024);
+    const tail = splitRest(pieces[1]!, { position: 0, end: statSync(tmp.path('auth.log')).size }, 1024);
     assert.ok(tail && tail.previousTail === undefined);
   } finally {
     tmp.remove();
@@ -147,7 +151,7 @@ test('a piece is read only from the file it was planned on: a log rotated in bet
   try {
     const path = tmp.path('auth.log');
     writeDay(path, 2000);
-    const params = { since: START, now: START + 86_400_000, timezone: 'UTC', filter: loadFilter('sshd') };
+    const params = WINDOW;
     const { pieces } = planPieces([logFile(path, true)], params);
     assert.equal(pieces.length, 1);
     const whole = await scanPiece(pieces[0]!, params);
