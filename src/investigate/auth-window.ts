@@ -453,7 +453,8 @@ export function planPieces(files: readonly LogFile[], params: WindowParams): { p
   const dates = datesFor(params);
   const skipped: LogFile[] = [];
   const pieces: Piece[] = [];
-  let previous: FileRange | undefined;
+  /** The plain file read just before, if any. */
+  let previous: LogFile | undefined;
   for (const file of files) {
     if (!file.current && file.mtime < params.since) {
       skipped.push(file);
@@ -462,17 +463,21 @@ export function planPieces(files: readonly LogFile[], params: WindowParams): { p
     }
     const gz = isGzip(file.path);
     const start = gz ? 0 : offsetForTime(file.path, params.since, dates, file.size);
+    const previousTail = start === 0 && previous ? tailOf(previous) : undefined;
     pieces.push({
       path: file.path, kind: 'file', warmup: start, start, end: gz ? Infinity : file.size,
       ...(file.ino !== undefined ? { ino: file.ino } : {}),
-      ...(start === 0 && previous ? { previousTail: previous } : {}),
+      ...(previousTail ? { previousTail } : {}),
     });
-    const tailStart = gz ? -1 : warmupStart(file.path, 0, file.size);
-    previous = tailStart >= 0 && tailStart < file.size
-      ? { path: file.path, start: tailStart, end: file.size, ...(file.ino !== undefined ? { ino: file.ino } : {}) }
-      : undefined;
+    previous = gz ? undefined : file;
   }
   return { pieces, skipped };
+}
+
+/** The last lines of a plain file (up to WARMUP_BYTES), or undefined when it holds none. */
+function tailOf(file: LogFile): FileRange | undefined {
+  const start = warmupStart(file.path, 0, file.size);
+  return start < file.size ? { path: file.path, start, end: file.size, ...(file.ino !== undefined ? { ino: file.ino } : {}) } : undefined;
 }
 
 /** Messages from a window worker. */
