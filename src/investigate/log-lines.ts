@@ -2,11 +2,12 @@
  * Reading text logs fast enough to search a gigabyte of them: plain or gzip-compressed files
  * (streamed, never read whole), and the journal through `journalctl -o short-iso`.
  *
- * The scanner works on raw bytes. With needles (literal byte strings), each chunk is searched with
- * Buffer.indexOf — a native string search — and only the lines holding a needle are handed on;
- * every other line costs a share of that search and of the newline count (for line numbers), and
- * is never decoded. Without needles, every line is handed on as a byte range, so the caller can
- * look at a few bytes and decode only the lines it wants.
+ * The scanner works on raw bytes. With needles (literal byte strings), each chunk is searched by a
+ * byte kernel (byte-kernel.ts: WebAssembly SIMD, or Buffer.indexOf where that cannot run) and only
+ * the lines holding a needle are handed on; every other line costs a share of that search and of
+ * the newline count (for line numbers), and is never decoded. Without needles, every line is
+ * handed on as a byte range, so the caller can look at a few bytes and decode only the lines it
+ * wants.
  *
  * gzip is inflated with zlib's streaming interface on libuv's thread pool, so inflating one chunk
  * overlaps with scanning the previous one. A compressed file that ends early (a copy cut short, a
@@ -17,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
+import { createKernel, type ByteKernel, type KernelKind } from './byte-kernel.js';
 
 const NL = 0x0a;
 
@@ -43,15 +45,19 @@ export class LineScanner {
   private carryFull = false;
   /** manyNeedles: per needle, its next hit in the chunk (reused, not allocated per chunk). */
   private nextHits: number[] = [];
+  /** With needles: what searches the chunks. */
+  private readonly kernel: ByteKernel | null;
 
   /**
    * @param needles  null: every line goes to `onLine`; otherwise only lines holding at least one
    *                 of these byte strings (none may contain a newline).
+   * @param kernel   which byte kernel searches for the needles (default: the fastest that runs).
    */
-  constructor(private readonly needles: readonly Buffer[] | null, private readonly onLine: LineHandler) {
+  constructor(private readonly needles: readonly Buffer[] | null, private readonly onLine: LineHandler, kernel?: KernelKind) {
     if (needles) {
       for (const n of needles) if (n.length === 0 || n.includes(NL)) throw new Error('a needle must be non-empty and hold no newline');
     }
+    this.kernel = needles ? createKernel(needles, kernel) : null;
   }
 
   /** Takes the next chunk of the input. */
@@ -75,9 +81,13 @@ export class LineScanner {
       if (start < chunk.length) this.appendCarry(chunk, start, chunk.length);
       return;
     }
-    if (this.needles === null) this.everyLine(chunk, start, last + 1);
-    else if (this.needles.length === 1) this.oneNeedle(chunk, start, last + 1, this.needles[0] as Buffer);
-    else this.manyNeedles(chunk, start, last + 1, this.needles);
+    const kernel = this.kernel;
+    if (kernel === null) this.everyLine(chunk, start, last + 1);
+    else {
+      const at = kernel.load(chunk, start, last + 1);
+      if ((this.needles as readonly Buffer[]).length === 1) this.oneNeedle(kernel, at, at + last + 1 - start);
+      else this.manyNeedles(kernel, at, at + last + 1 - start);
+    }
     if (last + 1 < chunk.length) this.appendCarry(chunk, last + 1, chunk.length);
   }
 
@@ -125,16 +135,15 @@ export class LineScanner {
     }
   }
 
-  private oneNeedle(buf: Buffer, start: number, end: number, needle: Buffer): void {
+  /** kernel.buf[start, end) holds whole lines, its last byte is a newline. */
+  private oneNeedle(kernel: ByteKernel, start: number, end: number): void {
     let counted = start;
-    let pos = start;
     for (;;) {
-      const p = buf.indexOf(needle, pos);
-      if (p < 0 || p >= end) break;
-      counted = this.emitLineAt(buf, counted, p);
-      pos = counted;
+      const p = kernel.find(0, counted, end);
+      if (p < 0) break;
+      counted = this.emitLineAt(kernel, counted, p);
     }
-    this.lines += countNewlines(buf, counted, end);
+    this.lines += kernel.countNewlines(counted, end);
   }
 
   /**
@@ -142,40 +151,35 @@ export class LineScanner {
    * (a line is emitted once, in order, without collecting and sorting the hits). After a line is
    * emitted, only the streams whose next hit lies in it search again, from the next line.
    */
-  private manyNeedles(buf: Buffer, start: number, end: number, needles: readonly Buffer[]): void {
-    const count = needles.length;
+  private manyNeedles(kernel: ByteKernel, start: number, end: number): void {
+    const count = (this.needles as readonly Buffer[]).length;
     const next = this.nextHits.length === count ? this.nextHits : (this.nextHits = new Array<number>(count));
-    for (let i = 0; i < count; i++) next[i] = hitAt(buf, needles[i] as Buffer, start, end);
+    for (let i = 0; i < count; i++) next[i] = hitAt(kernel, i, start, end);
     let counted = start;
     for (;;) {
       let p = Infinity;
       for (let i = 0; i < count; i++) if ((next[i] as number) < p) p = next[i] as number;
       if (p === Infinity) break;
-      counted = this.emitLineAt(buf, counted, p);
+      counted = this.emitLineAt(kernel, counted, p);
       const from = counted;
-      for (let i = 0; i < count; i++) if ((next[i] as number) < from) next[i] = hitAt(buf, needles[i] as Buffer, from, end);
+      for (let i = 0; i < count; i++) if ((next[i] as number) < from) next[i] = hitAt(kernel, i, from, end);
     }
-    this.lines += countNewlines(buf, counted, end);
+    this.lines += kernel.countNewlines(counted, end);
   }
 
   /**
    * Counts the lines from `counted` (a line start) up to the one holding buf[p], hands that line
-   * on and counts it; returns where the next line starts. The newlines walked to count are also
-   * where the line starts and ends: no search backwards from the hit, nor forwards again.
+   * on and counts it; returns where the next line starts. The line's start is the newline just
+   * before the hit (a short native search back), the lines before it are counted by the kernel.
    */
-  private emitLineAt(buf: Buffer, counted: number, p: number): number {
-    let lines = this.lines;
-    let ls = counted;
-    let nl = buf.indexOf(NL, ls);
+  private emitLineAt(kernel: ByteKernel, counted: number, p: number): number {
+    const buf = kernel.buf;
+    const ls = p > counted ? Math.max(counted, buf.lastIndexOf(NL, p - 1) + 1) : counted;
+    this.lines += kernel.countNewlines(counted, ls);
     // A hit lies before the newline that ends the chunk's last whole line: nl >= 0.
-    while (nl < p) {
-      lines++;
-      ls = nl + 1;
-      nl = buf.indexOf(NL, ls);
-    }
-    this.lines = lines;
+    const nl = buf.indexOf(NL, p);
     this.emit(buf, ls, nl);
-    this.lines = lines + 1;
+    this.lines++;
     return nl + 1;
   }
 
@@ -189,23 +193,10 @@ export class LineScanner {
   }
 }
 
-/** The first `needle` in buf[from, end), or Infinity. */
-function hitAt(buf: Buffer, needle: Buffer, from: number, end: number): number {
-  const p = from < end ? buf.indexOf(needle, from) : -1;
-  return p < 0 || p >= end ? Infinity : p;
-}
-
-/** Newlines in buf[from, to). */
-export function countNewlines(buf: Buffer, from: number, to: number): number {
-  let n = 0;
-  let p = from;
-  while (p < to) {
-    const nl = buf.indexOf(NL, p);
-    if (nl < 0 || nl >= to) break;
-    n++;
-    p = nl + 1;
-  }
-  return n;
+/** The first hit of needle `i` in the kernel's buf[from, end), or Infinity. */
+function hitAt(kernel: ByteKernel, i: number, from: number, end: number): number {
+  const p = kernel.find(i, from, end);
+  return p < 0 ? Infinity : p;
 }
 
 export interface ReadOutcome {

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LineScanner, MAX_LINE_BYTES } from '../../src/investigate/log-lines.js';
+import type { KernelKind } from '../../src/investigate/byte-kernel.js';
+
+/** Both byte kernels: the WebAssembly one (the default where it runs) and Buffer.indexOf. */
+const KERNELS: readonly KernelKind[] = ['wasm', 'native'];
 
 /** What the scanner must hand on: every line holding a needle, numbered, cut to MAX_LINE_BYTES. */
 function oracle(data: Buffer, needles: readonly Buffer[]): Array<readonly [number, string]> {
@@ -18,9 +22,9 @@ function oracle(data: Buffer, needles: readonly Buffer[]): Array<readonly [numbe
   return out;
 }
 
-function scan(data: Buffer, needles: readonly Buffer[], chunkSizes: readonly number[]): { got: Array<readonly [number, string]>; lines: number } {
+function scan(data: Buffer, needles: readonly Buffer[], chunkSizes: readonly number[], kernel: KernelKind): { got: Array<readonly [number, string]>; lines: number } {
   const got: Array<readonly [number, string]> = [];
-  const s = new LineScanner(needles, (b, st, e, n) => got.push([n, b.toString('latin1', st, e)]));
+  const s = new LineScanner(needles, (b, st, e, n) => got.push([n, b.toString('latin1', st, e)]), kernel);
   let k = 0;
   for (let i = 0; i < data.length;) {
     const size = chunkSizes[k++ % chunkSizes.length] as number;
@@ -84,9 +88,11 @@ test('several needles: lines with one, both or repeated needles come once, in or
       // Fixed sizes put the needles' bytes on every chunk edge; varied sizes mix carried lines and
       // whole-chunk scans.
       for (const sizes of [...tiny, [26], [27], [28], [100], [4096], [data.length], [1, 70_000, 13, 9, 200_000], [65_537, 31]]) {
-        const { got, lines: counted } = scan(data, needles, sizes);
-        assert.equal(counted, all.length, `line count, chunks ${sizes.join(',')}`);
-        assert.deepEqual(got, expected, `${needles.map(String).join('|')}, chunks ${sizes.join(',')}`);
+        for (const kernel of KERNELS) {
+          const { got, lines: counted } = scan(data, needles, sizes, kernel);
+          assert.equal(counted, all.length, `line count, chunks ${sizes.join(',')}, ${kernel}`);
+          assert.deepEqual(got, expected, `${needles.map(String).join('|')}, chunks ${sizes.join(',')}, ${kernel}`);
+        }
       }
     }
   }
@@ -101,14 +107,16 @@ test('several needles: chunks starting mid-line after a carried line, and a need
   assert.deepEqual(expected.map(([n]) => n), [1, 2, 3, 5, 6]);
   for (let cut = 1; cut < data.length; cut++) {
     for (let cut2 = cut + 1; cut2 <= data.length; cut2++) {
-      const got: Array<readonly [number, string]> = [];
-      const s = new LineScanner([A, B], (b, st, e, n) => got.push([n, b.toString('latin1', st, e)]));
-      s.push(data.subarray(0, cut));
-      s.push(data.subarray(cut, cut2));
-      s.push(data.subarray(cut2));
-      s.end();
-      assert.deepEqual(got, expected, `cuts at ${cut}, ${cut2}`);
-      assert.equal(s.lines, 6);
+      for (const kernel of KERNELS) {
+        const got: Array<readonly [number, string]> = [];
+        const s = new LineScanner([A, B], (b, st, e, n) => got.push([n, b.toString('latin1', st, e)]), kernel);
+        s.push(data.subarray(0, cut));
+        s.push(data.subarray(cut, cut2));
+        s.push(data.subarray(cut2));
+        s.end();
+        assert.deepEqual(got, expected, `cuts at ${cut}, ${cut2}, ${kernel}`);
+        assert.equal(s.lines, 6);
+      }
     }
   }
 });

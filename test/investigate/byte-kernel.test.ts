@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createKernel, wasmKernelProblem, type ByteKernel } from '../../src/investigate/byte-kernel.js';
+
+/** mulberry32: deterministic, so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The plain answers: every offset tried, every byte counted. */
+function findSlow(data: Buffer, needle: Buffer, from: number, to: number): number {
+  for (let p = from; p + needle.length <= to; p++) if (data.subarray(p, p + needle.length).equals(needle)) return p;
+  return -1;
+}
+function newlinesSlow(data: Buffer, from: number, to: number): number {
+  let n = 0;
+  for (let p = from; p < to; p++) if (data[p] === 0x0a) n++;
+  return n;
+}
+
+test('the WebAssembly byte kernel runs on this machine (the search falls back to Buffer.indexOf without it)', () => {
+  assert.equal(wasmKernelProblem(), undefined);
+});
+
+test('both byte kernels find needles and count newlines exactly, at any offset and alignment', () => {
+  const random = rng(11);
+  // Few distinct bytes, so that partial matches (first and last byte right, middle wrong) are common.
+  const alphabet = Buffer.from('ab1.\n');
+  const needles = ['a', 'ab', '1.1', 'a.b.1', 'ab1.ab1.ab1.ab1', 'ab1.ab1.ab1.ab1.', 'ab1.ab1.ab1.ab1.a', '1'.repeat(40)].map((t) => Buffer.from(t));
+  for (let round = 0; round < 40; round++) {
+    const size = Math.floor(random() * 3000);
+    const data = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) data[i] = alphabet[Math.floor(random() * (round % 2 ? 4 : 5))]!;
+    // Plant whole needles now and then.
+    for (let k = 0; k < 5 && size > 50; k++) needles[Math.floor(random() * needles.length)]!.copy(data, Math.floor(random() * (size - 45)));
+    const kernels: Array<[string, ByteKernel]> = [['wasm', createKernel(needles, 'wasm')], ['native', createKernel(needles, 'native')]];
+    for (const [name, kernel] of kernels) {
+      const chunkFrom = Math.floor(random() * Math.min(size, 40));
+      const at = kernel.load(data, chunkFrom, size);
+      const shift = at - chunkFrom;
+      for (let q = 0; q < 30; q++) {
+        const from = chunkFrom + Math.floor(random() * (size - chunkFrom + 1));
+        const to = from + Math.floor(random() * (size - from + 1));
+        assert.equal(kernel.countNewlines(from + shift, to + shift), newlinesSlow(data, from, to), `${name}: newlines in [${from}, ${to}) of ${size}`);
+        needles.forEach((needle, i) => {
+          const want = findSlow(data, needle, from, to);
+          const got = kernel.find(i, from + shift, to + shift);
+          assert.equal(got < 0 ? -1 : got - shift, want, `${name}: "${needle.toString()}" in [${from}, ${to}) of ${size}, round ${round}`);
+        });
+      }
+    }
+  }
+});
+
+test('the WebAssembly kernel grows its memory for a large chunk, and keeps its needles', () => {
+  const kernel = createKernel([Buffer.from('NEEDLE')], 'wasm');
+  for (const size of [100, 3 * 1024 * 1024 + 7, 200]) {
+    const data = Buffer.alloc(size, 'x');
+    data[17] = 0x0a;
+    data[size - 2] = 0x0a;
+    Buffer.from('NEEDLE').copy(data, size - 9);
+    const at = kernel.load(data, 0, size);
+    assert.equal(kernel.buf.subarray(at, at + size).equals(data), true);
+    assert.equal(kernel.countNewlines(at, at + size), 2);
+    assert.equal(kernel.find(0, at, at + size), at + size - 9);
+    assert.equal(kernel.find(0, at, at + size - 4), -1);
+  }
+});
