@@ -263,6 +263,31 @@ export function runnableTasks(stat = '/proc/stat'): number | undefined {
   }
 }
 
+/**
+ * About how many bytes of text a log holds: its size, or for a gzip file the uncompressed size
+ * its trailer records (ISIZE, the last 4 bytes: exact below 4 GiB for a single-member file).
+ * When the trailer cannot be read or is implausible (smaller than the file: a multi-member or
+ * truncated file), 8 times the compressed size. For scheduling work, not for reading.
+ */
+export function textSizeOf(path: string, size: number): number {
+  if (!isGzip(path)) return size;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const b = Buffer.alloc(4);
+      if (size >= 18 && readSync(fd, b, 0, 4, size - 4) === 4) {
+        const isize = b.readUInt32LE(0);
+        if (isize >= size) return isize;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Unreadable here: the reader will say why.
+  }
+  return size * 8;
+}
+
 /** The file starts with gzip's magic bytes (compression is told by content, not by name). */
 export function isGzip(path: string): boolean {
   try {

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import type { BanView } from '../control/protocol.js';
 import { loadFilter } from '../filters/definition.js';
 import { parseCidr } from '../util/ip.js';
-import { idleCores, isGzip, type LogFile } from './log-sources.js';
+import { idleCores, isGzip, textSizeOf, type LogFile } from './log-sources.js';
 import {
   bump, EMPTY_COLUMNS, newTally, runJob, tallyOne,
   type BanEvent, type Job, type JobResult, type SearchInput, type SearchMatch, type SearchOptions, type SearchParams,
@@ -64,7 +64,10 @@ export async function runSearch(input: SearchInput, options: SearchOptions): Pro
     ? runJob({ name: 'journal', kind: 'journal', args: input.journal, keyed }, params, undefined, options.journalctl)
     : undefined;
   if (workers > 0) {
-    await runInWorkers(todo.map((i) => ({ index: i, job: fileJobs[i]!.job, size: fileJobs[i]!.file?.size ?? 0, compressed: isGzip(fileJobs[i]!.job.name) })), params, workers, results, onBytes);
+    await runInWorkers(todo.map((i) => {
+      const { job, file } = fileJobs[i]!;
+      return { index: i, job, text: textSizeOf(job.name, file?.size ?? 0), compressed: isGzip(job.name) };
+    }), params, workers, results, onBytes);
   } else {
     let next = 0;
     const lane = async (): Promise<void> => {
@@ -85,14 +88,16 @@ export async function runSearch(input: SearchInput, options: SearchOptions): Pro
 
 /**
  * Reads the jobs with `threads` threads: this one and threads - 1 workers, taking jobs from one
- * queue, the most work first (a compressed file counts for its text, about 4 times its size, and
- * inflating); fills `results` by index.
+ * queue, the most work first, so that the last jobs are short and no thread waits long for
+ * another at the end. A compressed file's work is its text twice: inflating it took about as
+ * much CPU as scanning its text (measured on a 205 MB log: 1.2-1.3 s against 0.7-0.9 s for the
+ * same text uncompressed). Fills `results` by index.
  */
 async function runInWorkers(
-  jobs: Array<{ index: number; job: Job; size: number; compressed: boolean }>, params: SearchParams, threads: number,
+  jobs: Array<{ index: number; job: Job; text: number; compressed: boolean }>, params: SearchParams, threads: number,
   results: Array<JobResult | undefined>, onBytes?: (n: number) => void,
 ): Promise<void> {
-  const work = (j: { size: number; compressed: boolean }): number => (j.compressed ? j.size * 8 : j.size);
+  const work = (j: { text: number; compressed: boolean }): number => (j.compressed ? j.text * 2 : j.text);
   const queue = [...jobs].sort((a, b) => work(b) - work(a));
   const here = async (): Promise<void> => {
     for (let next = queue.shift(); next; next = queue.shift()) results[next.index] = await runJob(next.job, params, onBytes);

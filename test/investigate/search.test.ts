@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { execFile } from '../../src/util/exec.js';
 import { LineScanner } from '../../src/investigate/log-lines.js';
-import { idleCores, Progress, runnableTasks, runnableThreads, selectLogs } from '../../src/investigate/log-sources.js';
+import { idleCores, Progress, runnableTasks, runnableThreads, selectLogs, textSizeOf } from '../../src/investigate/log-sources.js';
 import { runSearch } from '../../src/investigate/search.js';
 import { mentionsAddress, parseTarget, TargetError, usersIn } from '../../src/investigate/search-target.js';
 import { missing } from '../helpers/require.js';
@@ -116,6 +116,28 @@ test('the line scanner finds needles across chunk boundaries, numbers lines, and
   for (let i = 0; i < data.length; i += 333) s.push(data.subarray(i, i + 333));
   s.end();
   assert.deepEqual(all, lines);
+});
+
+test('a log\'s text size, for sharing the work out: its size, or what a gzip trailer records', () => {
+  const tmp = tempDir();
+  try {
+    const text = Buffer.from('Mar  1 00:00:01 host sshd[1]: Failed password for root from 192.0.2.7 port 22 ssh2\n'.repeat(2000));
+    const plain = tmp.path('auth.log.1');
+    const gz = tmp.path('auth.log.2.gz');
+    const cut = tmp.path('auth.log.3.gz');
+    writeFileSync(plain, text);
+    const packed = gzipSync(text);
+    writeFileSync(gz, packed);
+    // Damaged: its trailer records fewer bytes than the file has (a multi-member or garbled file).
+    writeFileSync(cut, Buffer.concat([packed.subarray(0, 36), Buffer.alloc(4)]));
+    assert.equal(textSizeOf(plain, text.length), text.length);
+    assert.equal(textSizeOf(gz, packed.length), text.length);
+    assert.ok(packed.length * 8 < text.length, 'the test text compresses more than 8 times');
+    assert.equal(textSizeOf(cut, 40), 320);
+    assert.equal(textSizeOf(tmp.path('missing.gz'), 100), 100);
+  } finally {
+    tmp.remove();
+  }
 });
 
 test('idle cores come from the tasks runnable now (/proc/stat), not the load average', () => {
