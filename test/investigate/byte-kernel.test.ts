@@ -1,18 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rng } from '../helpers/random.js';
 import { createKernel, wasmKernelProblem, type ByteKernel } from '../../src/investigate/byte-kernel.js';
-
-/** mulberry32: deterministic, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The plain answers: every offset tried, every byte counted. */
 function findSlow(data: Buffer, needle: Buffer, from: number, to: number): number {

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rng } from '../helpers/random.js';
 import { LineScanner, MAX_LINE_BYTES } from '../../src/investigate/log-lines.js';
 import type { KernelKind } from '../../src/investigate/byte-kernel.js';
 
@@ -33,18 +34,6 @@ function scan(data: Buffer, needles: readonly Buffer[], chunkSizes: readonly num
   }
   s.end();
   return { got, lines: s.lines };
-}
-
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 test('several needles: lines with one, both or repeated needles come once, in order, across any chunking', () => {
