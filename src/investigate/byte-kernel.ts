@@ -1,6 +1,7 @@
 /**
  * The byte scans of a search over raw log chunks (LineScanner with needles): where is the next
- * needle, and how many newlines lie between two offsets (line numbers).
+ * needle, how many newlines lie between two offsets (line numbers), and can a line be printed as
+ * its bytes are (ByteClass).
  *
  * Two implementations of one interface. WasmKernel runs byte-kernel.wat (WebAssembly, 16 bytes
  * per step with SIMD) on a copy of the chunk in its own memory: measured here on a 205 MB log,
@@ -43,9 +44,21 @@ export interface ByteKernel {
   find(needle: number, from: number, to: number): number;
   /** Newlines in buf[from, to). */
   countNewlines(from: number, to: number): number;
+  /** What the bytes buf[from, to) are. */
+  classify(from: number, to: number): ByteClass;
 }
 
 export type KernelKind = 'wasm' | 'native';
+
+/** What a line's bytes are, for printing it (ByteKernel.classify). */
+export const enum ByteClass {
+  /** Printable ASCII (0x20-0x7e) without '"' or '\\': the same text in UTF-8, plain and JSON. */
+  Plain = 0,
+  /** Printable ASCII with a '"' or '\\': itself as text, escaped in JSON. */
+  Printable = 1,
+  /** Some other byte: a control character, DEL, or UTF-8 beyond ASCII. */
+  Other = 2,
+}
 
 /** The compiled module, or why there is none (then NativeKernel is used). */
 let compiled: WasmModule | string | undefined;
@@ -83,6 +96,7 @@ interface KernelExports {
   readonly memory: WasmMemory;
   countNewlines(from: number, to: number): number;
   find(from: number, to: number, needle: number, length: number): number;
+  classify(from: number, to: number): ByteClass;
 }
 
 class WasmKernel implements ByteKernel {
@@ -120,6 +134,10 @@ class WasmKernel implements ByteKernel {
 
   countNewlines(from: number, to: number): number {
     return from >= to ? 0 : this.exports.countNewlines(from, to);
+  }
+
+  classify(from: number, to: number): ByteClass {
+    return this.exports.classify(from, to);
   }
 
   /** Grows the memory to hold `bytes` (growing detaches the old view: a new one is made). */
@@ -162,5 +180,16 @@ class NativeKernel implements ByteKernel {
       p = nl + 1;
     }
     return n;
+  }
+
+  classify(from: number, to: number): ByteClass {
+    const buf = this.buf;
+    let cls = ByteClass.Plain;
+    for (let i = from; i < to; i++) {
+      const b = buf[i]!;
+      if (b < 0x20 || b > 0x7e) return ByteClass.Other;
+      if (b === 0x22 || b === 0x5c) cls = ByteClass.Printable;
+    }
+    return cls;
   }
 }

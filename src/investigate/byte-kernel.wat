@@ -1,6 +1,6 @@
-;; The two byte scans `warden search` spends its time in, 16 bytes per step (WebAssembly 128-bit
-;; SIMD): finding a literal in a chunk of log, and counting the newlines between the lines it hits
-;; (for line numbers). Compiled to byte-kernel.wasm by scripts/build-wasm.mjs; driven by
+;; The byte scans `warden search` spends its time in, 16 bytes per step (WebAssembly 128-bit
+;; SIMD): finding a literal in a chunk of log, counting the newlines between the lines it hits (for
+;; line numbers), and telling whether a hit line can be printed as it is. Compiled to byte-kernel.wasm by scripts/build-wasm.mjs; driven by
 ;; byte-kernel.ts, which copies each chunk into this module's memory. Offsets are byte addresses
 ;; in that memory; every access is bounds-checked by WebAssembly itself (a wrong offset traps, it
 ;; cannot read outside the memory).
@@ -41,6 +41,37 @@
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $tail)))
     (local.get $n))
+
+  ;; What the bytes [p, end) are, for printing a line as it is: 0 = printable ASCII (0x20-0x7e)
+  ;; without '"' or '\', 1 = printable ASCII with one of those (fine as text, escaped in JSON),
+  ;; 2 = some other byte (a control character, DEL, or UTF-8). Lines are short: the lanes are
+  ;; or-ed together and looked at once, at the end.
+  (func (export "classify") (param $p i32) (param $end i32) (result i32)
+    (local $x v128) (local $other v128) (local $special v128) (local $b i32)
+    (block $blocks_done
+      (loop $blocks
+        (br_if $blocks_done (i32.gt_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))
+        (local.set $x (v128.load (local.get $p)))
+        (local.set $other (v128.or (local.get $other) (v128.or
+          (i8x16.lt_u (local.get $x) (i8x16.splat (i32.const 0x20)))
+          (i8x16.gt_u (local.get $x) (i8x16.splat (i32.const 0x7e))))))
+        (local.set $special (v128.or (local.get $special) (v128.or
+          (i8x16.eq (local.get $x) (i8x16.splat (i32.const 0x22)))
+          (i8x16.eq (local.get $x) (i8x16.splat (i32.const 0x5c))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $blocks)))
+    (if (v128.any_true (local.get $other)) (then (return (i32.const 2))))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $b (i32.load8_u (local.get $p)))
+        (if (i32.or (i32.lt_u (local.get $b) (i32.const 0x20)) (i32.gt_u (local.get $b) (i32.const 0x7e)))
+          (then (return (i32.const 2))))
+        (if (i32.or (i32.eq (local.get $b) (i32.const 0x22)) (i32.eq (local.get $b) (i32.const 0x5c)))
+          (then (local.set $special (i8x16.splat (i32.const 1)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $tail)))
+    (if (result i32) (v128.any_true (local.get $special)) (then (i32.const 1)) (else (i32.const 0))))
 
   ;; The first occurrence of the needle [q, q + len) in [p, end), or -1 (len >= 1). Per step, the
   ;; 16 positions whose first byte and last byte both match the needle's are candidates (one

@@ -45,8 +45,11 @@ export class LineScanner {
   private carryFull = false;
   /** manyNeedles: per needle, its next hit in the chunk (reused, not allocated per chunk). */
   private nextHits: number[] = [];
-  /** With needles: what searches the chunks. */
-  private readonly kernel: ByteKernel | null;
+  /**
+   * With needles: what searches the chunks. The lines handed on lie in its `buf` (except a line
+   * carried over from one chunk to the next), where the handler may ask it about their bytes.
+   */
+  readonly kernel: ByteKernel | null;
 
   /**
    * @param needles  null: every line goes to `onLine`; otherwise only lines holding at least one

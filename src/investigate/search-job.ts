@@ -9,6 +9,7 @@ import type { FilterDefinition } from '../filters/definition.js';
 import { CompiledFilter } from '../filters/engine.js';
 import { newHeader, parseHeader } from '../filters/header.js';
 import { parseCidr } from '../util/ip.js';
+import { ByteClass } from './byte-kernel.js';
 import { FilterPrefilter } from './filter-prefilter.js';
 import { LineScanner, readJournal, readLogFile } from './log-lines.js';
 import type { LogFile, Progress } from './log-sources.js';
@@ -180,6 +181,8 @@ class Collector {
   private readonly since: number;
   private readonly prefilter: FilterPrefilter;
   private readonly sink: RenderSink | undefined;
+  /** Reads the job's lines into onLine: only those holding one of the target's needles. */
+  readonly scanner: LineScanner;
   /** tallyDirect: the entries of the last address and user counted. */
   private lastAddress: { key: string; count: Count } | undefined;
   private lastUser: { key: string; count: Count } | undefined;
@@ -195,13 +198,19 @@ class Collector {
     this.prefilter = new FilterPrefilter(definition, 'aggressive');
     this.since = params.since ?? -Infinity;
     this.sink = params.render ? new RenderSink(params.render) : undefined;
+    this.scanner = new LineScanner(needlesFor(target, job.kind), this.onLine);
   }
 
   readonly onLine = (buf: Buffer, start: number, end: number, lineNo: number): void => {
-    const text = buf.toString('utf8', start, end);
+    // What the line's bytes are, when they lie where the kernel can look (a line carried over from
+    // one chunk to the next does not): plain ASCII decodes as latin1 (the same text, no UTF-8
+    // validation) and is printed by copying its bytes.
+    const kernel = this.scanner.kernel;
+    const cls = kernel !== null && buf === kernel.buf ? kernel.classify(start, end) : ByteClass.Other;
+    const text = buf.toString(cls === ByteClass.Other ? 'utf8' : 'latin1', start, end);
     const target = this.target;
     if (this.job.kind === 'warden-log') {
-      this.wardenLine(text, lineNo, buf, start, end);
+      this.wardenLine(text, lineNo, buf, start, end, cls);
       return;
     }
     const h = this.header;
@@ -226,18 +235,18 @@ class Collector {
       const ban = parseBanMessage(text.slice(mStart), time);
       if (ban && banAbout(ban, target)) this.tally.banEvents.push(ban);
     }
-    this.add(lineNo, time, text, buf, start, end);
+    this.add(lineNo, time, text, buf, start, end, cls);
     if (this.job.keyed) {
       this.keys.push(parsed ? `${Math.floor(time / 1000)} ${text.slice(h.programStart)}` : text);
       this.counted.push(counted);
     }
   };
 
-  /** One match: `text` is buf[start, end) decoded (the sink copies a plain line's bytes as they are). */
-  private add(lineNo: number, time: number, text: string, buf: Buffer, start: number, end: number): void {
+  /** One match: `text` is buf[start, end) decoded, `cls` what those bytes are (the sink may copy them). */
+  private add(lineNo: number, time: number, text: string, buf: Buffer, start: number, end: number, cls: ByteClass): void {
     this.lineNos.push(lineNo);
     this.times.push(time);
-    if (this.sink) this.sink.addBytes(this.job.name, lineNo, time, text, buf, start, end);
+    if (this.sink) this.sink.addBytes(this.job.name, lineNo, time, text, buf, start, end, cls);
     else this.texts.push(text);
   }
 
@@ -282,7 +291,7 @@ class Collector {
   }
 
   /** warden's own log outside the journal: "2026-03-01T00:00:00.000Z WARN  ban 192.0.2.7 in sshd ...". */
-  private wardenLine(text: string, lineNo: number, buf: Buffer, start: number, end: number): void {
+  private wardenLine(text: string, lineNo: number, buf: Buffer, start: number, end: number, cls: ByteClass): void {
     const target = this.target;
     if (target.kind !== 'address' || !mentionsAddress(text, target)) return;
     const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) +\w+ +(.*)$/.exec(text);
@@ -290,7 +299,7 @@ class Collector {
     if (time < this.since) return;
     const ban = parseBanMessage(m ? m[2]! : text, time);
     if (ban && banAbout(ban, target)) this.tally.banEvents.push(ban);
-    this.add(lineNo, time, text, buf, start, end);
+    this.add(lineNo, time, text, buf, start, end, cls);
     if (this.job.keyed) {
       this.keys.push(text);
       this.counted.push(null);
@@ -370,7 +379,7 @@ export function datesFor(params: SearchParams): DateParser {
 export async function runJob(job: Job, params: SearchParams, onBytes?: (n: number) => void, journalctl?: string): Promise<JobResult> {
   const target = parseTarget(params.target);
   const collector = new Collector(job, target, params, datesFor(params));
-  const scanner = new LineScanner(needlesFor(target, job.kind), collector.onLine);
+  const scanner = collector.scanner;
   let report: SourceReport;
   if (job.kind === 'journal') {
     const out = await readJournal(job.args ?? [], scanner, journalctl !== undefined ? { journalctl } : {});

@@ -11,6 +11,7 @@
  */
 import { safeText } from '../cli/table.js';
 import { isoTime } from './time.js';
+import { ByteClass } from './byte-kernel.js';
 
 export type RenderMode = 'json' | 'text';
 
@@ -73,11 +74,6 @@ export class MatchRenderer {
   }
 }
 
-/** Bit 7 of a byte lane of `v` set when some byte of `v` is zero (exact for the word as a whole). */
-function zeroLane(v: number): number {
-  return (v - 0x01010101) & ~v;
-}
-
 /** Bytes per chunk of rendered output. */
 const CHUNK = 1 << 20;
 /** Room for everything of a match but its name and text: separator, JSON keys, number, time. */
@@ -92,18 +88,13 @@ const JSON_NO_TIME = ascii(',"time":null,"text":"');
  * Rendered matches, each preceded by RENDER_SEPARATOR, written into UTF-8 chunks as they come (no
  * string per line outlives its line; a worker moves the chunks to the main thread uncopied).
  * Everything before a match's line number is one prebuilt run of bytes per file, put with
- * TypedArray.set (a memmove, no view built); a plain line's text is copied from the log's own
- * bytes while they are checked (addBytes), with no regular expression over the string.
+ * TypedArray.set (a memmove, no view built); a line whose bytes render as themselves (the byte
+ * kernel says so: ByteClass) is copied from the log's own bytes with one native copy.
  */
 export class RenderSink {
   private readonly renderer: MatchRenderer;
   private readonly chunks: Buffer[] = [];
   private chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK);
-  /** The chunk, for writing four bytes at a time. */
-  private chunkView: DataView<ArrayBufferLike> = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length);
-  /** addBytes: the last source buffer, and a view of it for reading four bytes at a time. */
-  private src: Uint8Array | undefined;
-  private srcView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private used = 0;
   private file = '';
   /** Per file (a file's matches come together): the separator, its name as rendered, up to the line number. */
@@ -127,60 +118,31 @@ export class RenderSink {
   }
 
   /**
-   * Appends one match whose text is `text`, decoded from the UTF-8 bytes src[start, end). A line of
-   * printable ASCII (and, in JSON, no quote or backslash) is copied from those bytes as they are
-   * checked, four at a time; at the first word holding another byte what was put is taken back
-   * and the line goes through add().
+   * Appends one match whose text is `text`, decoded from the UTF-8 bytes src[start, end) of class
+   * `cls`: bytes that render as themselves (plain ASCII; in JSON also without a quote or
+   * backslash) are copied, any other line goes through add(). ByteClass.Other is always safe.
    */
-  addBytes(file: string, line: number, time: number, text: string, src: Uint8Array, start: number, end: number): void {
-    const mark = this.putHead(file, line, time, end - start);
+  addBytes(file: string, line: number, time: number, text: string, src: Buffer, start: number, end: number, cls: ByteClass): void {
     const json = this.mode === 'json';
-    if (src !== this.src) {
-      this.src = src;
-      this.srcView = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    if (cls === ByteClass.Other || (json && cls !== ByteClass.Plain)) {
+      this.add(file, line, time, text);
+      return;
     }
-    const sv = this.srcView;
-    const out = this.chunkView;
-    let u = this.used;
-    let i = start;
-    for (; i + 4 <= end; i += 4, u += 4) {
-      const x = sv.getInt32(i);
-      // Per byte lane, bit 7 ends up set when (for the word as a whole: exactly) some byte is
-      // below 0x20, or above 0x7e, or (JSON) a quote or backslash.
-      let flags = ((x - 0x20202020) & ~x) | (x + 0x01010101) | x;
-      if (json) flags |= zeroLane(x ^ 0x22222222) | zeroLane(x ^ 0x5c5c5c5c);
-      if ((flags & 0x80808080) !== 0) return this.retract(mark, file, line, time, text);
-      out.setInt32(u, x);
-    }
-    const c = this.chunk;
-    for (; i < end; i++) {
-      const b = src[i]!;
-      if (b < 0x20 || b > 0x7e || (json && (b === 0x22 || b === 0x5c))) return this.retract(mark, file, line, time, text);
-      c[u++] = b;
-    }
-    this.used = u;
+    this.putHead(file, line, time, end - start);
+    this.used += src.copy(this.chunk, this.used, start, end);
     if (json) this.putClose();
   }
 
-  private retract(mark: number, file: string, line: number, time: number, text: string): void {
-    this.used = mark;
-    this.add(file, line, time, text);
-  }
-
-  /**
-   * Everything of a plain match before its text, with room for `textBytes` more and the end;
-   * returns where the match starts in the current chunk.
-   */
-  private putHead(file: string, line: number, time: number, textBytes: number): number {
+  /** Everything of a plain match before its text, with room for `textBytes` more and the end. */
+  private putHead(file: string, line: number, time: number, textBytes: number): void {
     if (file !== this.file) {
       this.file = file;
       const name = this.renderer.name(file);
       this.head = Buffer.from(this.mode === 'json' ? `${RENDER_SEPARATOR.json}{"file":${name},"line":` : `${RENDER_SEPARATOR.text}${name}:`, 'utf8');
     }
     this.room(FIXED_ROOM + this.head.length + textBytes);
-    const mark = this.used;
-    this.chunk.set(this.head, mark);
-    this.used = mark + this.head.length;
+    this.chunk.set(this.head, this.used);
+    this.used += this.head.length;
     this.putInt(line);
     if (this.mode === 'json') {
       if (time !== this.isoMs) {
@@ -198,7 +160,6 @@ export class RenderSink {
       this.chunk[this.used++] = 0x3a; // :
       this.chunk[this.used++] = 0x20;
     }
-    return mark;
   }
 
   /** '"}' after a JSON match's text. */
@@ -216,7 +177,6 @@ export class RenderSink {
   take(): Buffer[] {
     if (this.used > 0) this.chunks.push(this.chunk.subarray(0, this.used));
     this.chunk = Buffer.alloc(0);
-    this.chunkView = new DataView(new ArrayBuffer(0));
     this.used = 0;
     return this.chunks.splice(0);
   }
@@ -226,7 +186,6 @@ export class RenderSink {
     if (this.used + n <= this.chunk.length) return;
     if (this.used > 0) this.chunks.push(this.chunk.subarray(0, this.used));
     this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK, n));
-    this.chunkView = new DataView(this.chunk.buffer, this.chunk.byteOffset, this.chunk.length);
     this.used = 0;
   }
 

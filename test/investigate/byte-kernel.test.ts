@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rng } from '../helpers/random.js';
-import { createKernel, wasmKernelProblem, type ByteKernel } from '../../src/investigate/byte-kernel.js';
+import { ByteClass, createKernel, wasmKernelProblem, type ByteKernel } from '../../src/investigate/byte-kernel.js';
 
 /** The plain answers: every offset tried, every byte counted. */
 function findSlow(data: Buffer, needle: Buffer, from: number, to: number): number {
@@ -12,6 +12,16 @@ function newlinesSlow(data: Buffer, from: number, to: number): number {
   let n = 0;
   for (let p = from; p < to; p++) if (data[p] === 0x0a) n++;
   return n;
+}
+
+function classSlow(data: Buffer, from: number, to: number): ByteClass {
+  let cls = ByteClass.Plain;
+  for (let p = from; p < to; p++) {
+    const b = data[p]!;
+    if (b < 0x20 || b > 0x7e) return ByteClass.Other;
+    if (b === 0x22 || b === 0x5c) cls = ByteClass.Printable;
+  }
+  return cls;
 }
 
 test('the WebAssembly byte kernel runs on this machine (the search falls back to Buffer.indexOf without it)', () => {
@@ -60,5 +70,25 @@ test('the WebAssembly kernel grows its memory for a large chunk, and keeps its n
     assert.equal(kernel.countNewlines(at, at + size), 2);
     assert.equal(kernel.find(0, at, at + size), at + size - 9);
     assert.equal(kernel.find(0, at, at + size - 4), -1);
+  }
+});
+
+test('both byte kernels class a line\'s bytes exactly: plain, printable with a quote or backslash, or other', () => {
+  const random = rng(5);
+  // Mostly plain, with each kind of awkward byte now and then, at every position of a 16-byte step.
+  const plain = Buffer.from('a ~!#[]09Zz');
+  const awkward = [0x22, 0x5c, 0x1f, 0x00, 0x09, 0x7f, 0x80, 0xc3, 0xff, 0x20, 0x7e];
+  const kernels: Array<[string, ByteKernel]> = [['wasm', createKernel([Buffer.from('q')], 'wasm')], ['native', createKernel([Buffer.from('q')], 'native')]];
+  for (let round = 0; round < 3000; round++) {
+    const length = Math.floor(random() * 70);
+    const data = Buffer.alloc(length + 40);
+    for (let i = 0; i < data.length; i++) data[i] = plain[Math.floor(random() * plain.length)]!;
+    const from = Math.floor(random() * 20);
+    for (let k = Math.floor(random() * 3); k > 0 && length > 0; k--) data[from + Math.floor(random() * length)] = awkward[Math.floor(random() * awkward.length)]!;
+    const want = classSlow(data, from, from + length);
+    for (const [name, kernel] of kernels) {
+      const at = kernel.load(data, 0, data.length);
+      assert.equal(kernel.classify(at + from, at + from + length), want, `${name}: ${JSON.stringify(data.toString('latin1', from, from + length))}`);
+    }
   }
 });
