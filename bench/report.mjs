@@ -2,7 +2,7 @@
 /**
  * `warden report` over a busy server's day (not part of `npm test`).
  *
- *   node bench/report.mjs [LINES] [--runs N] [--regen]
+ *   node bench/report.mjs [LINES] [--runs N] [--regen] [--json FILE]
  *
  * Generates LINES (default 1,000,000) of auth.log with gen-authlog (seed 42) ending about now
  * (--start now-span) at 12 lines/s, so that a million lines are one day (23 h), and times
@@ -12,6 +12,7 @@
  * N runs (default 5). It checks the top attacking addresses and their failure counts against the
  * generator's truth (f2b_aggr column) and prints the report's own total.
  * Inputs are cached in bench/out/report-LINES/ (git-ignored) for 12 hours; --regen rebuilds them.
+ * --json FILE also writes the figures as JSON (`npm run bench` runs this script and reads them).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,9 +24,16 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out');
 const GEN = process.env.WARDEN_GEN_AUTHLOG ?? path.join(process.env.WARDEN_BENCH_SHARED ?? '/work/shared/bench', 'gen-authlog.mjs');
 const argv = process.argv.slice(2);
-const positional = argv.filter((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--runs');
+/** The value after `name`, or `dflt`. */
+const opt = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
+};
+const positional = argv.filter((a, i) => /^\d+$/.test(a) && !['--runs', '--json'].includes(argv[i - 1]));
 const lines = Number(positional[0] ?? 1_000_000);
-const runs = Number(argv[argv.indexOf('--runs') + 1] ?? 5) || 5;
+const runs = Number(opt('--runs', 5)) || 5;
+/** --json FILE: the figures also as JSON (bench/run.mjs reads them). */
+const jsonOut = opt('--json', undefined);
 const regen = argv.includes('--regen');
 
 function cli() {
@@ -76,6 +84,7 @@ console.log(`# ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, load ${os
 console.log('');
 console.log('| variant | wall median s | wall min s | CPU median s | peak RSS MiB | exit | top-10 vs truth (f2b_aggr) | total failures (truth) |');
 console.log('|---|---:|---:|---:|---:|---:|---|---:|');
+const figures = { lines, runs, variants: [], baseline: null };
 try {
   // Round-robin, so that every variant and the baseline see the same phases of this machine.
   const samples = new Map([...variants.map(([label]) => [label, []]), ['baseline', []]]);
@@ -99,10 +108,13 @@ try {
       check = `unreadable output: ${(e.message ?? '').slice(0, 80)} ${last.stderr.slice(0, 200)}`;
     }
     const wall = median(rs.map((r) => r.wall));
+    figures.variants.push({ label, wallS: rs.map((r) => r.wall), wallMedianS: wall, cpuMedianS: median(rs.map((r) => r.cpu)), rssMedianMiB: median(rs.map((r) => r.rss)), status: last.status, check, total });
     console.log(`| ${label} | ${wall.toFixed(2)} (${(wall / baseWall).toFixed(2)}× baseline) | ${Math.min(...rs.map((r) => r.wall)).toFixed(2)} | ${median(rs.map((r) => r.cpu)).toFixed(2)} | ${median(rs.map((r) => r.rss)).toFixed(0)} | ${last.status} | ${check} | ${total} |`);
   }
   const b = samples.get('baseline');
+  figures.baseline = { command: PIPELINE.replace('"$1"', 'auth.log'), wallS: b.map((r) => r.wall), wallMedianS: baseWall, cpuMedianS: median(b.map((r) => r.cpu)) };
   console.log(`| baseline: \`${PIPELINE.replaceAll('|', '\\|').replace('"$1"', 'auth.log')}\` | ${baseWall.toFixed(2)} | ${Math.min(...b.map((r) => r.wall)).toFixed(2)} | ${median(b.map((r) => r.cpu)).toFixed(2)} | ${median(b.map((r) => r.rss)).toFixed(0)} | ${b[b.length - 1].status} | (failed passwords only) | |`);
+  if (jsonOut) fs.writeFileSync(jsonOut, `${JSON.stringify(figures, null, 2)}\n`);
 } finally {
   fs.rmSync(state, { recursive: true, force: true });
 }

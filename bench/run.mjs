@@ -2,7 +2,7 @@
 /**
  * warden benchmarks: `npm run bench` (builds, then runs this file).
  *
- *   node bench/run.mjs [--quick] [--only filter,ingest,apply,latency,flood,scale,packet] [--runs N] [--no-install] [--profile]
+ *   node bench/run.mjs [--quick] [--only filter,ingest,apply,latency,flood,scale,packet,report,search] [--runs N] [--no-install] [--profile]
  *
  *   Narrower cases for work on one figure: --only restart (3b alone: daemon restart with 10,000
  *   open bans), --only scale-bans (6b alone: 100,000 permanent bans, cold and warm restart).
@@ -28,6 +28,12 @@
  *   7. packet   the input chain's rule count at 0/10k/100k bans (sets, not a rule per address);
  *               TCP connect time (bench/connect-probe.mjs, loopback in a namespace) from an unbanned
  *               documentation address with 0 vs 100,000 banned elements, vs 10,000 per-address rules.
+ *   8. report   bench/report.mjs: `warden report` over a day of a busy server's auth.log (1,000,000
+ *               lines; default threads, --threads 1, --no-audit), top attackers checked against the
+ *               generator's truth, with the admin's grep|awk|sort pipeline as a floor.
+ *   9. search   bench/search.mjs: `warden search` over 1 GB of logs in 5 generations (3 gzip) for a
+ *               heavy attacker, a medium one and an absent address, against `zgrep -F` on the same
+ *               files, runs alternating (at most 3 per tool and target).
  *
  * Every firewall case runs inside network namespaces made here (unique names, deleted in finally
  * and on exit/signals) with documentation addresses only. Child processes are tracked by PID and
@@ -92,7 +98,7 @@ if (flag('--help') || flag('-h')) {
   process.exit(0);
 }
 const QUICK = flag('--quick');
-const ALL_CASES = 'filter,ingest,apply,latency,flood,scale,packet';
+const ALL_CASES = 'filter,ingest,apply,latency,flood,scale,packet,report,search';
 /** Parts of a case, run only when named: restart = 3b of apply, scale-bans = 6b of scale. */
 const PART_CASES = 'restart,scale-bans';
 const ONLY = new Set((opt('--only', ALL_CASES)).split(',').map((s) => s.trim()).filter(Boolean));
@@ -386,6 +392,8 @@ const PRIMARY_TARGETS = [
   ['trackedGrowth', '100k tracked addresses: daemon RSS growth', '< 60 MiB'],
   ['restore100k', '100k permanent bans restored on restart', '< 1 s'],
   ['rss100k', 'peak RSS with 100k bans + 100k tracked addresses', '< 150 MiB'],
+  ['report', '`warden report`, a day of a busy server (1,000,000 lines)', '< 1 s'],
+  ['searchHeavy', '`warden search`, 1 GB of logs, heavy attacker: zgrep -F time ÷ warden time', '>= 1× (as fast)'],
 ];
 
 const fmtMs = (ms) => (ms === null || ms === undefined || Number.isNaN(ms) ? '—' : ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
@@ -394,7 +402,7 @@ const fmtNum = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x) ?
 
 function fmtTargetValue(t) {
   if (t.unit === 'ms') return fmtMs(t.measured);
-  if (t.unit === '×') return `${t.measured.toFixed(1)}×`;
+  if (t.unit === '×') return `${t.measured.toFixed(t.measured < 10 ? 2 : 1)}×`;
   if (t.unit === 'MiB') return `${t.measured.toFixed(1)} MiB`;
   return `${fmtRate(t.measured)} ${t.unit}`;
 }
@@ -2033,6 +2041,73 @@ async function casePacket() {
 
 // ------------------------------------------------------------------ main
 
+// ------------------------------------------------------------------ 8, 9. investigation commands
+
+/**
+ * Runs one of the investigation benchmarks (bench/report.mjs, bench/search.mjs: each also works
+ * on its own) with --json, and returns its figures and the table it printed.
+ */
+function runBenchScript(script, args) {
+  const json = path.join(OUT, `${path.basename(script, '.mjs')}-figures.json`);
+  fs.rmSync(json, { force: true });
+  const r = spawnSync(process.execPath, [path.join(BENCH, script), ...args, '--json', json], {
+    stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 10 * 60_000, maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0 || !fs.existsSync(json)) throw new Error(`bench/${script} ${args.join(' ')} failed (status ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
+  return { figures: JSON.parse(fs.readFileSync(json, 'utf8')), table: r.stdout.trim().split('\n') };
+}
+
+/** 8. report: `warden report` over one day of logs (bench/report.mjs). */
+async function caseReport() {
+  const lines = QUICK ? 200_000 : 1_000_000;
+  const { figures, table } = runBenchScript('report.mjs', [String(lines), '--runs', String(RUNS)]);
+  const kase = `8. report (${lines.toLocaleString('en-US')} lines, one day)`;
+  const base = figures.baseline;
+  addRow({
+    kase, tool: 'grep -F | awk | sort | uniq -c (floor)', samples: base.wallS.map((x) => x * 1000), work: lines, cpuS: base.cpuMedianS,
+    notes: `${figures.runs} runs, alternating with warden's; counts "Failed password" lines only; baseline 1.00×`,
+  });
+  for (const v of figures.variants) {
+    addRow({
+      kase, tool: `warden report --json${v.label === 'default' ? '' : ` ${v.label}`}`, samples: v.wallS.map((x) => x * 1000), work: lines,
+      cpuS: v.cpuMedianS, rssKiB: v.rssMedianMiB * 1024,
+      notes: `${figures.runs} runs; ${(v.wallMedianS / base.wallMedianS).toFixed(2)}× the floor's time; top 10 vs truth: ${v.check}; failures ${v.total}; exit ${v.status} (1 = findings)`,
+    });
+  }
+  const byLabel = new Map(figures.variants.map((v) => [v.label, v]));
+  const main = byLabel.get('default');
+  addTarget('warden report, 1M lines', main.wallMedianS * 1000, 1000, '<', 'ms', 'report');
+  for (const label of ['--threads 1', '--no-audit']) {
+    const v = byLabel.get(label);
+    if (v) targetDetail('report', `${label} ${fmtMs(v.wallMedianS * 1000)}`);
+  }
+  targetDetail('report', `median of ${figures.runs}; the floor pipeline ${fmtMs(base.wallMedianS * 1000)}`);
+  results.sections.push({ title: '8. warden report (bench/report.mjs)', lines: table });
+}
+
+/** 9. search: `warden search` against `zgrep -F` over rotated and compressed logs (bench/search.mjs). */
+async function caseSearch() {
+  const sizeMb = QUICK ? 200 : 1024;
+  const runs = Math.min(RUNS, 3);
+  const { figures, table } = runBenchScript('search.mjs', [String(sizeMb), '--runs', String(runs)]);
+  const kase = `9. search (${sizeMb} MB of text, 5 generations, 3 gzip)`;
+  for (const t of figures.targets) {
+    const ratio = t.zgrep.wallMedianS / t.warden.wallMedianS;
+    addRow({
+      kase, tool: `zgrep -F, ${t.label}`, samples: t.zgrep.wallS.map((x) => x * 1000), cpuS: t.zgrep.cpuMedianS, rssKiB: t.zgrep.rssMedianMiB * 1024,
+      notes: `${runs} runs; ${t.zgrep.lines} lines (${t.zgrep.tokenLines} with the address as a token)`,
+    });
+    addRow({
+      kase, tool: `warden search --json, ${t.label}`, samples: t.warden.wallS.map((x) => x * 1000), cpuS: t.warden.cpuMedianS, rssKiB: t.warden.rssMedianMiB * 1024,
+      notes: `${runs} runs, alternating with zgrep; ${t.warden.lines} lines; ${(t.warden.wallMedianS / t.zgrep.wallMedianS).toFixed(2)}× zgrep's time`,
+    });
+    const heavy = t.label.startsWith('heavy');
+    addTarget(`warden search as fast as zgrep -F: ${t.label} (zgrep time ÷ warden time)`, ratio, 1, '>=', '×', heavy ? 'searchHeavy' : undefined);
+    if (heavy) targetDetail('searchHeavy', `warden ${fmtMs(t.warden.wallMedianS * 1000)}, zgrep ${fmtMs(t.zgrep.wallMedianS * 1000)}, median of ${runs}`);
+  }
+  results.sections.push({ title: '9. warden search vs zgrep -F (bench/search.mjs)', lines: table });
+}
+
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} missing: run "npm run build" first (npm run bench does)`);
@@ -2054,6 +2129,8 @@ async function main() {
     ['restart', caseRestart, haveNetns],
     ['scale-bans', () => caseScale({ bansOnly: true }), haveNetns],
     ['packet', casePacket, haveNetns],
+    ['report', caseReport, true],
+    ['search', caseSearch, true],
   ];
 
   for (const [name, fn, possible] of cases) {

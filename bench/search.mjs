@@ -2,7 +2,7 @@
 /**
  * `warden search` against `zgrep -F` on the same logs (not part of `npm test`).
  *
- *   node bench/search.mjs [SIZE_MB] [--runs N] [--regen]
+ *   node bench/search.mjs [SIZE_MB] [--runs N] [--regen] [--json FILE]
  *
  * Generates SIZE_MB (default 200; 1024 for the issue's 1 GB) of auth.log with gen-authlog
  * (deterministic, seed 42) and splits it like a rotated log: auth.log.4.gz, auth.log.3.gz,
@@ -14,6 +14,7 @@
  * prints wall and CPU seconds (median of N runs, default 3) and the lines each found. zgrep's
  * count is also given after a word-boundary filter (what warden matches: a whole address token).
  * Inputs are cached in bench/out/search-SIZE/ (git-ignored); --regen rebuilds them.
+ * --json FILE also writes the figures as JSON (`npm run bench` runs this script and reads them).
  */
 import { spawnSync, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,9 +26,16 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out');
 const GEN = process.env.WARDEN_GEN_AUTHLOG ?? path.join(process.env.WARDEN_BENCH_SHARED ?? '/work/shared/bench', 'gen-authlog.mjs');
 const argv = process.argv.slice(2);
-const positional = argv.filter((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--runs');
+/** The value after `name`, or `dflt`. */
+const opt = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
+};
+const positional = argv.filter((a, i) => /^\d+$/.test(a) && !['--runs', '--json'].includes(argv[i - 1]));
 const sizeMb = Number(positional[0] ?? 200);
-const runs = Number(argv[argv.indexOf('--runs') + 1] ?? 3) || 3;
+const runs = Number(opt('--runs', 3)) || 3;
+/** --json FILE: the figures also as JSON (bench/run.mjs reads them). */
+const jsonOut = opt('--json', undefined);
 const regen = argv.includes('--regen');
 const BYTES_PER_LINE = 104.7; // gen-authlog's syslog format, measured
 
@@ -120,6 +128,7 @@ console.log(`# ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, load ${os
 console.log('');
 console.log('| target | tool | wall s | CPU s | peak RSS MiB | lines found |');
 console.log('|---|---|---:|---:|---:|---:|');
+const figures = { sizeMb, runs, targets: [] };
 try {
   for (const [label, addr] of targets) {
     const w = [], z = [];
@@ -137,7 +146,10 @@ try {
     const row = (tool, xs, found) => console.log(`| ${label} ${addr} | ${tool} | ${median(xs.map((x) => x.wall)).toFixed(2)} | ${median(xs.map((x) => x.cpu)).toFixed(2)} | ${median(xs.map((x) => x.rss)).toFixed(0)} | ${found} |`);
     row('warden search --json', w, wLines);
     row('zgrep -F', z, `${zLines} (${zTokens} as a token)`);
+    const fig = (xs) => ({ wallS: xs.map((x) => x.wall), wallMedianS: median(xs.map((x) => x.wall)), cpuMedianS: median(xs.map((x) => x.cpu)), rssMedianMiB: median(xs.map((x) => x.rss)) });
+    figures.targets.push({ label, address: addr, warden: { ...fig(w), lines: wLines }, zgrep: { ...fig(z), lines: zLines, tokenLines: zTokens } });
   }
+  if (jsonOut) fs.writeFileSync(jsonOut, `${JSON.stringify(figures, null, 2)}\n`);
 } finally {
   fs.rmSync(scratch, { recursive: true, force: true });
 }
