@@ -122,7 +122,7 @@ const INGEST_POLL_MS = 100;
 const LATENCY_ADDRESSES = 100;
 const LATENCY_ROUNDS = QUICK ? 1 : 3;
 /** The whole run is abandoned (cleanly) after this long. */
-const GLOBAL_DEADLINE_MS = 15 * 60_000;
+const GLOBAL_DEADLINE_MS = 25 * 60_000;
 
 const TARGETS = {
   filterLinesPerSecond: 1_000_000,
