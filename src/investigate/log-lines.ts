@@ -43,8 +43,8 @@ export class LineScanner {
   chunks = 0;
   private carry: Buffer | null = null;
   private carryFull = false;
-  /** manyNeedles: per needle, its next hit in the chunk (reused, not allocated per chunk). */
-  private nextHits: number[] = [];
+  /** needleLines: per needle, its next hit in the chunk (reused, not allocated per chunk). */
+  private readonly nextHits: number[];
   /**
    * With needles: what searches the chunks. The lines handed on lie in its `buf` (except a line
    * carried over from one chunk to the next), where the handler may ask it about their bytes.
@@ -61,6 +61,7 @@ export class LineScanner {
       for (const n of needles) if (n.length === 0 || n.includes(NL)) throw new Error('a needle must be non-empty and hold no newline');
     }
     this.kernel = needles ? createKernel(needles, kernel) : null;
+    this.nextHits = new Array<number>(needles?.length ?? 0).fill(Infinity);
   }
 
   /** Takes the next chunk of the input. */
@@ -88,8 +89,7 @@ export class LineScanner {
     if (kernel === null) this.everyLine(chunk, start, last + 1);
     else {
       const at = kernel.load(chunk, start, last + 1);
-      if ((this.needles as readonly Buffer[]).length === 1) this.oneNeedle(kernel, at, at + last + 1 - start);
-      else this.manyNeedles(kernel, at, at + last + 1 - start);
+      this.needleLines(kernel, at, at + last + 1 - start);
     }
     if (last + 1 < chunk.length) this.appendCarry(chunk, last + 1, chunk.length);
   }
@@ -138,25 +138,15 @@ export class LineScanner {
     }
   }
 
-  /** kernel.buf[start, end) holds whole lines, its last byte is a newline. */
-  private oneNeedle(kernel: ByteKernel, start: number, end: number): void {
-    let counted = start;
-    for (;;) {
-      const p = kernel.find(0, counted, end);
-      if (p < 0) break;
-      counted = this.emitLineAt(kernel, counted, p);
-    }
-    this.lines += kernel.countNewlines(counted, end);
-  }
-
   /**
-   * Several needles: one ordered stream of hits per needle, merged by always taking the earliest
-   * (a line is emitted once, in order, without collecting and sorting the hits). After a line is
-   * emitted, only the streams whose next hit lies in it search again, from the next line.
+   * The lines of kernel.buf[start, end) (whole lines, the last byte a newline) that hold a needle:
+   * one ordered stream of hits per needle, merged by always taking the earliest (a line is emitted
+   * once, in order, without collecting and sorting the hits). After a line is emitted, only the
+   * streams whose next hit lies in it search again, from the next line.
    */
-  private manyNeedles(kernel: ByteKernel, start: number, end: number): void {
-    const count = (this.needles as readonly Buffer[]).length;
-    const next = this.nextHits.length === count ? this.nextHits : (this.nextHits = new Array<number>(count));
+  private needleLines(kernel: ByteKernel, start: number, end: number): void {
+    const next = this.nextHits;
+    const count = next.length;
     for (let i = 0; i < count; i++) next[i] = hitAt(kernel, i, start, end);
     let counted = start;
     for (;;) {
