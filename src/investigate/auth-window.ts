@@ -662,7 +662,7 @@ export async function scanWindow(options: WindowOptions): Promise<WindowScan> {
   };
   const { pieces: planned, skipped } = planPieces(options.files, params);
   const inWindow = planned.reduce((s, p) => s + (Number.isFinite(p.end) ? p.end - p.start : 0), 0)
-    + options.files.filter((f) => planned.some((p) => p.path === f.path && !Number.isFinite(p.end))).reduce((s, f) => s + textSizeOf(f.path, f.size), 0);
+    + options.files.filter((f) => planned.some((p) => p.path === f.path && !Number.isFinite(p.end))).reduce((s, f) => s + textSizeOf(f.path, f.size).text, 0);
   const auto = options.workers === undefined || options.workers === 'auto';
   const threads = auto ? (inWindow < MIN_PARALLEL_BYTES ? 1 : idleCores()) : Math.max(1, options.workers as number);
   if (options.journal) planned.push({ path: 'journal', kind: 'journal', warmup: 0, start: 0, end: Infinity, args: options.journal });

@@ -264,28 +264,30 @@ export function runnableTasks(stat = '/proc/stat'): number | undefined {
 }
 
 /**
- * About how many bytes of text a log holds: its size, or for a gzip file the uncompressed size
- * its trailer records (ISIZE, the last 4 bytes: exact below 4 GiB for a single-member file).
- * When the trailer cannot be read or is implausible (smaller than the file: a multi-member or
- * truncated file), 8 times the compressed size. For scheduling work, not for reading.
+ * Whether a log is gzip-compressed, and about how many bytes of text it holds: its size, or for a
+ * gzip file the uncompressed size its trailer records (ISIZE, the last 4 bytes: exact below 4 GiB
+ * for a single-member file). When the trailer cannot be read or is implausible (smaller than the
+ * file: a multi-member or truncated file), 8 times the compressed size. One open for both. For
+ * scheduling work, not for reading.
  */
-export function textSizeOf(path: string, size: number): number {
-  if (!isGzip(path)) return size;
+export function textSizeOf(path: string, size: number): { readonly compressed: boolean; readonly text: number } {
   try {
     const fd = openSync(path, 'r');
     try {
+      if (!startsWithGzipMagic(fd)) return { compressed: false, text: size };
       const b = Buffer.alloc(4);
       if (size >= 18 && readSync(fd, b, 0, 4, size - 4) === 4) {
         const isize = b.readUInt32LE(0);
-        if (isize >= size) return isize;
+        if (isize >= size) return { compressed: true, text: isize };
       }
+      return { compressed: true, text: size * 8 };
     } finally {
       closeSync(fd);
     }
   } catch {
     // Unreadable here: the reader will say why.
+    return { compressed: false, text: size };
   }
-  return size * 8;
 }
 
 /** The file starts with gzip's magic bytes (compression is told by content, not by name). */
@@ -293,12 +295,17 @@ export function isGzip(path: string): boolean {
   try {
     const fd = openSync(path, 'r');
     try {
-      const b = Buffer.alloc(2);
-      return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
+      return startsWithGzipMagic(fd);
     } finally {
       closeSync(fd);
     }
   } catch {
     return false;
   }
+}
+
+/** The open file's first two bytes are gzip's magic (0x1f 0x8b). */
+function startsWithGzipMagic(fd: number): boolean {
+  const b = Buffer.alloc(2);
+  return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
 }

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import type { BanView } from '../control/protocol.js';
 import { loadFilter } from '../filters/definition.js';
 import { parseCidr } from '../util/ip.js';
-import { idleCores, isGzip, textSizeOf, type LogFile } from './log-sources.js';
+import { idleCores, textSizeOf, type LogFile } from './log-sources.js';
 import {
   bump, EMPTY_COLUMNS, newTally, runJob, tallyOne,
   type BanEvent, type Job, type JobResult, type SearchInput, type SearchMatch, type SearchOptions, type SearchParams,
@@ -61,8 +61,8 @@ export async function runSearch(input: SearchInput, options: SearchOptions): Pro
     ...(options.includeCron ? { includeCron: true } : {}),
     ...(options.render !== undefined ? { render: options.render } : {}),
   };
-  const text = todo.map((i) => textSizeOf(fileJobs[i]!.job.name, fileJobs[i]!.file?.size ?? 0));
-  const bytes = text.reduce((s, n) => s + n, 0);
+  const sized = todo.map((i) => textSizeOf(fileJobs[i]!.job.name, fileJobs[i]!.file?.size ?? 0));
+  const bytes = sized.reduce((s, f) => s + f.text, 0);
   const cores = idleCores();
   const workers = options.workers === undefined || options.workers === 'auto'
     ? (todo.length >= 2 && bytes >= PARALLEL_MIN_BYTES && cores >= 2 ? Math.min(cores, todo.length, 8) : 0)
@@ -72,7 +72,7 @@ export async function runSearch(input: SearchInput, options: SearchOptions): Pro
     ? runJob({ name: 'journal', kind: 'journal', args: input.journal, keyed }, params, undefined, options.journalctl)
     : undefined;
   if (workers > 0) {
-    await runInWorkers(todo.map((i, k) => ({ index: i, job: fileJobs[i]!.job, text: text[k]!, compressed: isGzip(fileJobs[i]!.job.name) })), params, workers, results, onBytes);
+    await runInWorkers(todo.map((i, k) => ({ index: i, job: fileJobs[i]!.job, ...sized[k]! })), params, workers, results, onBytes);
   } else {
     let next = 0;
     const lane = async (): Promise<void> => {

@@ -130,11 +130,11 @@ test('a log\'s text size, for sharing the work out: its size, or what a gzip tra
     writeFileSync(gz, packed);
     // Damaged: its trailer records fewer bytes than the file has (a multi-member or garbled file).
     writeFileSync(cut, Buffer.concat([packed.subarray(0, 36), Buffer.alloc(4)]));
-    assert.equal(textSizeOf(plain, text.length), text.length);
-    assert.equal(textSizeOf(gz, packed.length), text.length);
+    assert.deepEqual(textSizeOf(plain, text.length), { compressed: false, text: text.length });
+    assert.deepEqual(textSizeOf(gz, packed.length), { compressed: true, text: text.length });
     assert.ok(packed.length * 8 < text.length, 'the test text compresses more than 8 times');
-    assert.equal(textSizeOf(cut, 40), 320);
-    assert.equal(textSizeOf(tmp.path('missing.gz'), 100), 100);
+    assert.deepEqual(textSizeOf(cut, 40), { compressed: true, text: 320 });
+    assert.deepEqual(textSizeOf(tmp.path('missing.gz'), 100), { compressed: false, text: 100 });
   } finally {
     tmp.remove();
   }
