@@ -19,16 +19,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { optionReader } from './args.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out');
 const GEN = process.env.WARDEN_GEN_AUTHLOG ?? path.join(process.env.WARDEN_BENCH_SHARED ?? '/work/shared/bench', 'gen-authlog.mjs');
 const argv = process.argv.slice(2);
-/** The value after `name`, or `dflt`. */
-const opt = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
-};
+const opt = optionReader(argv);
 const positional = argv.filter((a, i) => /^\d+$/.test(a) && !['--runs', '--json'].includes(argv[i - 1]));
 const lines = Number(positional[0] ?? 1_000_000);
 const runs = Number(opt('--runs', 5)) || 5;

@@ -59,6 +59,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { profileStages } from './prof-stages.mjs';
+import { optionReader } from './args.mjs';
 
 // ------------------------------------------------------------------ settings
 
@@ -88,10 +89,7 @@ const SSHG_PARSER_CANDIDATES = ['/usr/libexec/sshguard/sshg-parser', '/usr/lib/s
 
 const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(name);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
-};
+const opt = optionReader(argv);
 if (flag('--help') || flag('-h')) {
   const text = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8');
   process.stdout.write(text.slice(text.indexOf('/**') + 4, text.indexOf(' */')).replace(/^ \* ?/gm, '') + '\n');
